@@ -1,0 +1,3 @@
+/* api/main.c - placeholder until the tier lands. */
+#include <stdio.h>
+int main(void) { fputs("not built yet\n", stderr); return 1; }

@@ -7,6 +7,10 @@ set -euo pipefail
 PROG=stack
 # shellcheck source=ops/local/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+if [[ -f $OBS_LOCAL_DIR/programs.sh ]]; then
+    # shellcheck source=ops/local/programs.sh
+    . "$OBS_LOCAL_DIR/programs.sh"
+fi
 
 usage() {
     cat <<EOF
@@ -14,8 +18,9 @@ Usage: ops/local/stack.sh COMMAND
 
 Commands:
   status   one line each: kafka and postgres (running/stopped, pid, address),
-           then each \$OBS_RUN/*.pid file (program name, pid, alive/dead).
-           Always exits 0.
+           then each \$OBS_RUN/*.pid file (program name, pid, alive/dead),
+           then "stopped" for each program of programs.sh (OBS_PROGRAMS)
+           that has no pid file. Always exits 0.
   start    start kafka and postgres (ops/local/kafka.sh start; pg.sh start)
   stop     stop postgres and kafka
 
@@ -44,6 +49,10 @@ cmd_status() {
         else
             echo "$name: dead pid $pid (stale pid file $f)"
         fi
+    done
+    # Observatory programs the stack knows of (programs.sh) without a pid file.
+    for name in ${OBS_PROGRAMS:-}; do
+        [[ -e $OBS_RUN_DIR/$name.pid ]] || echo "$name: stopped (no pid file)"
     done
 }
 

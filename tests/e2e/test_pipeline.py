@@ -142,9 +142,10 @@ try:
         c.eq(s["input_tokens"], before["input_tokens"] + 7, "appended input tokens counted")
     with open(live, "a") as f:
         f.write('"true","sessionId":"%s","timestamp":"2025-09-01T10:00:09.000Z"}\n' % live_sid)
-    s = wait_for(lambda: (lambda r: r[2]["session"] if False else
-                          (r[1]["session"] if r[0] == 200 and r[1]["session"]["events"] >= before["events"] + 3
-                           else None))(http_get(f"{api}/api/v1/sessions/{live_sid}", key)), 15)
+    def completed():
+        st, body, _ = http_get(f"{api}/api/v1/sessions/{live_sid}", key)
+        return body["session"] if st == 200 and body["session"]["events"] >= before["events"] + 3 else None
+    s = wait_for(completed, 15)
     c.ok(s is not None and s["events"] == before["events"] + 3, "the completed partial line is ingested once")
 
     # 5. Graceful shutdown.

@@ -59,6 +59,8 @@ run_unit() {
             run_one "unit/${bin#*/tests/unit/}" "$bin"
         fi
     done
+    # The fixtures' independent ground truth must still equal ccusage's figures.
+    run_one "unit/fixtures-ground-truth" python3 tests/ccusage/ground_truth.py
 }
 
 run_integration() {

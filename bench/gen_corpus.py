@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""bench/gen_corpus.py - generate a large corpus of realistic transcript
+files from the shapes in tests/fixtures/projects.
+
+Every output session is a fixture file whose UUIDs, message ids and request
+ids are rewritten per copy (so sessions, messages and usage keys are all
+distinct), repeated until the file reaches --file-mb. Layout mirrors
+~/.claude/projects: <out>/<project>/<session>.jsonl.
+
+usage: gen_corpus.py OUT_DIR --bytes N [--file-mb 8]
+"""
+import argparse
+import os
+import re
+import uuid
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+UUID_RE = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+ID_RE = re.compile(rb"(msg_|req_|toolu_)([0-9A-Za-z]{6,})")
+
+
+def templates():
+    out = []
+    base = os.path.join(REPO, "tests", "fixtures", "projects")
+    for d, _, files in os.walk(base):
+        for f in files:
+            if f.endswith(".jsonl") and "/subagents" not in d:
+                data = open(os.path.join(d, f), "rb").read()
+                if data.count(b"\n") > 5:
+                    out.append(data)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out")
+    ap.add_argument("--bytes", type=int, required=True)
+    ap.add_argument("--file-mb", type=int, default=8)
+    a = ap.parse_args()
+    tpls = templates()
+    total, n = 0, 0
+    while total < a.bytes:
+        sid = uuid.uuid4()
+        proj = os.path.join(a.out, f"-bench-project-{n % 16}")
+        os.makedirs(proj, exist_ok=True)
+        tpl = tpls[n % len(tpls)]
+        size, rep = 0, 0
+        with open(os.path.join(proj, f"{sid}.jsonl"), "wb") as f:
+            while size < a.file_mb << 20 and total + size < a.bytes:
+                salt = f"{sid}-{rep}".encode()
+                body = UUID_RE.sub(lambda m: str(uuid.uuid5(uuid.NAMESPACE_OID, (salt + m.group(0)).decode()))
+                                   .encode(), tpl)
+                body = ID_RE.sub(lambda m: m.group(1) + m.group(2)[:8] + salt[-12:].replace(b"-", b"x"), body)
+                body = body.replace(b'"sessionId":"', b'"sessionId":"' + str(sid).encode() + b'","origSessionId":"')
+                f.write(body)
+                size += len(body)
+                rep += 1
+        total += size
+        n += 1
+    print(f"{n} files, {total} bytes")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+# bench/lib.sh - shared by the benchmark scripts (sourced).
+#
+# measure NAME CMD... : run CMD under /usr/bin/time, record wall seconds,
+# CPU seconds (user+sys) and peak RSS (MiB) into MEAS_<NAME>_{WALL,CPU,RSS}.
+# json_metric ...     : append one figure to the results array file.
+set -euo pipefail
+BENCH_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$BENCH_REPO/tests/lib/stack.sh"
+
+measure() {
+    local name=$1 tf
+    shift
+    tf=$(mktemp)
+    local t0 t1
+    t0=$(date +%s.%N)
+    /usr/bin/time -f '%U %S %M' -o "$tf" "$@"
+    t1=$(date +%s.%N)
+    read -r u s m <"$tf"
+    rm -f "$tf"
+    printf -v "MEAS_${name}_WALL" '%s' "$(echo "$t1 - $t0" | bc -l)"
+    printf -v "MEAS_${name}_CPU" '%s' "$(echo "$u + $s" | bc -l)"
+    printf -v "MEAS_${name}_RSS" '%s' "$(echo "$m / 1024" | bc -l)"
+}
+
+# json_metric FILE metric value baseline baseline_value goal_ratio peak_rss_mib command [route]
+json_metric() {
+    python3 - "$@" <<'PY'
+import json, os, sys
+f, metric, value, baseline, bvalue, goal, rss, cmd = sys.argv[1:9]
+route = sys.argv[9] if len(sys.argv) > 9 else None
+rows = json.load(open(f)) if os.path.exists(f) and os.path.getsize(f) else []
+value, bvalue = float(value), float(bvalue)
+row = {"metric": metric, "value": round(value, 3), "baseline": baseline,
+       "baseline_value": round(bvalue, 3), "ratio": round(value / bvalue, 3) if bvalue else None,
+       "goal_ratio": float(goal), "peak_rss_mib": round(float(rss), 1), "command": cmd}
+if route:
+    row["route"] = route
+rows.append(row)
+json.dump(rows, open(f, "w"), indent=2)
+print(f"  {metric:24} {value:14.1f}  {baseline} {bvalue:14.1f}  ratio {row['ratio']}  (goal {goal})")
+PY
+}

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# bench/producer/run.sh - obs-producer against kcat, side by side, same run.
+#
+# Generates a corpus (BENCH_BYTES, default 1 GiB) of realistic transcript
+# files from the fixture shapes, then publishes it twice to the real local
+# broker, each time to a fresh 6-partition topic with the same delivery
+# settings (idempotence, acks=all, lz4):
+#   baseline: kcat -P (raw librdkafka, one message per line, no checkpoint)
+#   ours:     obs-producer --once (Avro envelope, keys, checkpoint)
+# Reports lines/s, MB/s, CPU seconds per GB and peak RSS of both and the
+# ratios into bench/results/producer.json.
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+cd "$BENCH_REPO"
+command -v bc >/dev/null || apt-get install -y -qq bc >/dev/null
+
+bytes=${BENCH_BYTES:-1073741824}
+out=bench/results/producer.json
+work=${BENCH_WORK:-$(mktemp -d /var/tmp/obs-bench-producer.XXXXXX)}
+trap 'rm -rf "$work"; obs_stack_down' EXIT
+obs_stack_up
+
+echo "bench/producer: generating $((bytes >> 20)) MiB corpus in $work"
+python3 bench/gen_corpus.py "$work/projects" --bytes "$bytes" >/dev/null
+lines=$(find "$work/projects" -name '*.jsonl' -print0 | xargs -0 cat | wc -l)
+size=$(du -sb "$work/projects" | cut -f1)
+echo "bench/producer: $lines lines, $size bytes"
+
+stamp=$(date +%s)
+kt=bench.kcat.$stamp
+pt=bench.producer.$stamp
+OBS_KAFKA_TOPIC=$kt OBS_KAFKA_DLQ_TOPIC=$kt.dlq build/bin/obsctl topics ensure --partitions 6 2>/dev/null
+OBS_KAFKA_TOPIC=$pt OBS_KAFKA_DLQ_TOPIC=$pt.dlq build/bin/obsctl topics ensure --partitions 6 2>/dev/null
+
+# Warm the page cache so both read from memory.
+find "$work/projects" -name '*.jsonl' -print0 | xargs -0 cat >/dev/null
+
+kcat_cmd="find CORPUS -name '*.jsonl' -print0 | xargs -0 cat | kcat -P -b $KAFKA_BOOTSTRAP -t TOPIC -X enable.idempotence=true -X acks=all -X compression.codec=lz4 -X linger.ms=5"
+echo "bench/producer: kcat -P"
+measure KCAT bash -c "find '$work/projects' -name '*.jsonl' -print0 | xargs -0 cat | \
+    kcat -P -b '$KAFKA_BOOTSTRAP' -t '$kt' -X enable.idempotence=true -X acks=all \
+    -X compression.codec=lz4 -X linger.ms=5 -X queue.buffering.max.kbytes=65536"
+
+prod_cmd="OBS_WATCH_ROOTS=CORPUS OBS_KAFKA_TOPIC=TOPIC OBS_CHECKPOINT_PATH=... obs-producer --once"
+echo "bench/producer: obs-producer --once"
+measure PROD env OBS_WATCH_ROOTS="$work/projects" OBS_KAFKA_TOPIC="$pt" OBS_CHECKPOINT_PATH="$work/ckpt" \
+    OBS_ADMIN_LISTEN=off OBS_LOG_LEVEL=warn OBS_RDKAFKA__COMPRESSION_CODEC=lz4 build/bin/obs-producer --once
+
+# Both topics must hold every line.
+count() {
+    kcat -C -b "$KAFKA_BOOTSTRAP" -t "$1" -e -q -f '.\n' 2>/dev/null | wc -l
+}
+kc=$(count "$kt")
+pc=$(count "$pt")
+echo "bench/producer: records in topics: kcat $kc, obs-producer $pc (lines $lines)"
+[ "$kc" -eq "$lines" ] && [ "$pc" -eq "$lines" ] || { echo "bench/producer: record counts differ from lines" >&2; exit 1; }
+
+rm -f "$out"
+gb=$(echo "$size / 1073741824" | bc -l)
+json_metric "$out" lines_per_s "$(echo "$lines / $MEAS_PROD_WALL" | bc -l)" kcat "$(echo "$lines / $MEAS_KCAT_WALL" | bc -l)" 0.8 "$MEAS_PROD_RSS" "make bench-producer  # $prod_cmd vs $kcat_cmd"
+json_metric "$out" mb_per_s "$(echo "$size / 1048576 / $MEAS_PROD_WALL" | bc -l)" kcat "$(echo "$size / 1048576 / $MEAS_KCAT_WALL" | bc -l)" 0.8 "$MEAS_PROD_RSS" "make bench-producer"
+json_metric "$out" cpu_s_per_gb "$(echo "$MEAS_PROD_CPU / $gb" | bc -l)" kcat "$(echo "$MEAS_KCAT_CPU / $gb" | bc -l)" 1.5 "$MEAS_PROD_RSS" "make bench-producer  # goal: ratio at most 1.5"
+json_metric "$out" peak_rss_mib "$MEAS_PROD_RSS" kcat "$MEAS_KCAT_RSS" 0 "$MEAS_PROD_RSS" "make bench-producer  # goal: under 64 MiB"
+echo "bench/producer: wrote $out"

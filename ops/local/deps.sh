@@ -13,7 +13,7 @@ PACKAGES=(
     libpcre2-dev libssl-dev
     postgresql postgresql-contrib
     openjdk-17-jre-headless maven
-    kcat wrk valgrind
+    kcat wrk valgrind time bc clang-format
     nodejs npm
     curl python3
 )

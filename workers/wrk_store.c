@@ -1,0 +1,609 @@
+/* wrk_store.c - persisting a batch; see wrk_store.h and docs/workers.md.
+ * Every statement takes its values as parameters (PQexecPrepared); no SQL
+ * is ever built from data. */
+#include "wrk_store.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "obs_log.h"
+#include "obs_pg.h"
+#include "obs_util.h"
+
+#define MAX_DAYS 4096
+
+struct wrk_store {
+    char *url;                       /* connection string, owned */
+    const struct wrk_prices *prices; /* price table, borrowed */
+    PGconn *conn;                    /* NULL while disconnected */
+    int64_t days[MAX_DAYS];          /* UTC days (epoch days) whose partitions exist */
+    size_t ndays;                    /* entries in days */
+};
+
+/* ---- statements ------------------------------------------------------------ */
+
+struct stmt {
+    const char *name; /* prepared statement name */
+    const char *sql;  /* its text */
+};
+
+static const struct stmt STMTS[] = {
+    {"exists", "SELECT 1 FROM events WHERE tenant = $1 AND event_id = $2 LIMIT 1"},
+    {"ins_event",
+     "INSERT INTO events (tenant, event_id, event_time, time_inferred, session_id, host, os_user, source_path,"
+     " file_id, source_offset, type, subtype, uuid, parent_uuid, is_sidechain, agent_id, message_id, request_id,"
+     " model, cwd, project, git_branch, agent_version, is_error, input_tokens, output_tokens,"
+     " cache_creation_tokens, cache_read_tokens, text_content, observed_time, raw)"
+     " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$20,$21,$22,$23,$24,$25,"
+     "$26,$27,$28,$29,$30::jsonb) ON CONFLICT DO NOTHING RETURNING 1"},
+    {"ins_tool",
+     "INSERT INTO tool_calls (tenant, tool_use_id, event_time, session_id, event_id, tool_name, tool_category,"
+     " is_sidechain, input_summary) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT DO NOTHING"},
+    {"apply_pending",
+     "WITH p AS (DELETE FROM tool_results_pending WHERE tenant = $1 AND tool_use_id = $2"
+     " RETURNING result_time, is_error, error_excerpt)"
+     " UPDATE tool_calls t SET result_time = p.result_time, is_error = p.is_error, error_excerpt = p.error_excerpt,"
+     " duration_ms = GREATEST(0, (extract(epoch FROM p.result_time - t.event_time) * 1000)::bigint)"
+     " FROM p WHERE t.tenant = $1 AND t.tool_use_id = $2"},
+    {"upd_result",
+     "UPDATE tool_calls SET result_time = $3, is_error = $4, error_excerpt = $5,"
+     " duration_ms = GREATEST(0, (extract(epoch FROM $3::timestamptz - event_time) * 1000)::bigint)"
+     " WHERE tenant = $1 AND tool_use_id = $2 RETURNING 1"},
+    {"ins_pending",
+     "INSERT INTO tool_results_pending (tenant, tool_use_id, session_id, result_time, is_error, error_excerpt)"
+     " VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING"},
+    {"ins_usage",
+     "INSERT INTO message_usage (tenant, usage_key, message_id, request_id, session_id, event_id, event_time,"
+     " model, project, os_user, host, is_sidechain, input_tokens, output_tokens, cache_creation_tokens,"
+     " cache_creation_5m_tokens, cache_creation_1h_tokens, cache_read_tokens, has_speed, cost_usd,"
+     " price_version, source_path, source_offset)"
+     " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23)"
+     " ON CONFLICT DO NOTHING RETURNING 1"},
+    {"get_usage",
+     "SELECT is_sidechain, input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens, has_speed,"
+     " source_path, source_offset FROM message_usage WHERE tenant = $1 AND usage_key = $2 FOR UPDATE"},
+    {"upd_usage",
+     "UPDATE message_usage SET message_id = $3, request_id = $4, session_id = $5, event_id = $6, event_time = $7,"
+     " model = $8, project = $9, os_user = $10, host = $11, is_sidechain = $12, input_tokens = $13,"
+     " output_tokens = $14, cache_creation_tokens = $15, cache_creation_5m_tokens = $16,"
+     " cache_creation_1h_tokens = $17, cache_read_tokens = $18, has_speed = $19, cost_usd = $20,"
+     " price_version = $21, source_path = $22, source_offset = $23 WHERE tenant = $1 AND usage_key = $2"},
+    {"btw_self",
+     "UPDATE message_usage m SET btw_replay = m.is_sidechain AND EXISTS (SELECT 1 FROM message_usage o"
+     " WHERE o.tenant = m.tenant AND o.message_id = m.message_id AND NOT o.is_sidechain"
+     " AND o.request_id IS DISTINCT FROM m.request_id) WHERE m.tenant = $1 AND m.usage_key = $2"},
+    {"btw_others",
+     "UPDATE message_usage SET btw_replay = true WHERE tenant = $1 AND message_id = $2 AND is_sidechain"
+     " AND request_id IS DISTINCT FROM $3 AND NOT btw_replay"},
+    {"upsert_session",
+     "INSERT INTO sessions (tenant, session_id, project, cwd, git_branch, host, os_user, title, agent_version,"
+     " first_event_at, last_event_at, events) VALUES ($1,$2,$3,$3,$4,$5,$6,$7,$8,$9,$10,$11)"
+     " ON CONFLICT (tenant, session_id) DO UPDATE SET events = sessions.events + EXCLUDED.events,"
+     " cwd = CASE WHEN sessions.cwd IS NULL OR (EXCLUDED.cwd IS NOT NULL AND EXCLUDED.first_event_at <"
+     "  sessions.first_event_at) THEN COALESCE(EXCLUDED.cwd, sessions.cwd) ELSE sessions.cwd END,"
+     " project = CASE WHEN sessions.project IS NULL OR (EXCLUDED.project IS NOT NULL AND EXCLUDED.first_event_at <"
+     "  sessions.first_event_at) THEN COALESCE(EXCLUDED.project, sessions.project) ELSE sessions.project END,"
+     " git_branch = CASE WHEN EXCLUDED.git_branch IS NOT NULL AND (sessions.last_event_at IS NULL OR"
+     "  EXCLUDED.last_event_at >= sessions.last_event_at) THEN EXCLUDED.git_branch ELSE sessions.git_branch END,"
+     " agent_version = CASE WHEN EXCLUDED.agent_version IS NOT NULL AND (sessions.last_event_at IS NULL OR"
+     "  EXCLUDED.last_event_at >= sessions.last_event_at) THEN EXCLUDED.agent_version"
+     "  ELSE sessions.agent_version END,"
+     " title = COALESCE(EXCLUDED.title, sessions.title),"
+     " first_event_at = LEAST(sessions.first_event_at, EXCLUDED.first_event_at),"
+     " last_event_at = GREATEST(sessions.last_event_at, EXCLUDED.last_event_at), updated_at = now()"},
+    {"ins_error",
+     "INSERT INTO ingest_errors (tenant, source_topic, source_partition, source_offset, reason, session_id,"
+     " source_path, line_offset, payload) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)"
+     " ON CONFLICT (source_topic, source_partition, source_offset) DO NOTHING"},
+    {"partition", "SELECT obs_ensure_day_partition($1, $2::date)"},
+    {NULL, NULL},
+};
+
+/* ---- connection ------------------------------------------------------------ */
+
+struct wrk_store *wrk_store_create(const char *url, const struct wrk_prices *prices) {
+    struct wrk_store *st = calloc(1, sizeof(*st));
+    if (!st) return NULL;
+    st->url = strdup(url ? url : "");
+    st->prices = prices;
+    if (!st->url) {
+        free(st);
+        return NULL;
+    }
+    return st;
+}
+
+void wrk_store_disconnect(struct wrk_store *st) {
+    if (st && st->conn) {
+        PQfinish(st->conn);
+        st->conn = NULL;
+    }
+}
+
+void wrk_store_destroy(struct wrk_store *st) {
+    if (!st) return;
+    wrk_store_disconnect(st);
+    free(st->url);
+    free(st);
+}
+
+int wrk_store_connected(const struct wrk_store *st) {
+    return st && st->conn && PQstatus(st->conn) == CONNECTION_OK;
+}
+
+int wrk_store_connect(struct wrk_store *st, char *errstr, size_t errlen) {
+    wrk_store_disconnect(st);
+    st->conn = obs_pg_connect(st->url, "obs-worker", 5, errstr, errlen);
+    if (!st->conn) return -1;
+    for (const struct stmt *s = STMTS; s->name; s++) {
+        PGresult *r = PQprepare(st->conn, s->name, s->sql, 0, NULL);
+        int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        if (!ok) snprintf(errstr, errlen, "prepare %s: %s", s->name, PQresultErrorMessage(r));
+        PQclear(r);
+        if (!ok) {
+            wrk_store_disconnect(st);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+/* Run a prepared statement with text parameters (NULL = SQL NULL). */
+static PGresult *run(struct wrk_store *st, const char *name, int n, const char *const *vals) {
+    return PQexecPrepared(st->conn, name, n, vals, NULL, NULL, 0);
+}
+
+static int res_ok(const PGresult *r) {
+    ExecStatusType s = PQresultStatus(r);
+    return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
+}
+
+/* Failure class: 1 = the record's content (data exception, constraint,
+ * program limit); 0 = anything else (connection, deadlock, ...: retry). */
+static int content_error(const PGresult *r) {
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    if (!state) return 0;
+    return strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0 || strncmp(state, "54", 2) == 0;
+}
+
+static void errmsg(struct wrk_store *st, const PGresult *r, const char *what, char *errstr, size_t errlen) {
+    const char *m = r ? PQresultErrorMessage(r) : NULL;
+    if (!m || !*m) m = PQerrorMessage(st->conn);
+    snprintf(errstr, errlen, "%s: %s", what, m);
+    for (char *p = errstr; *p; p++)
+        if (*p == '\n') *p = ' ';
+}
+
+static int simple(struct wrk_store *st, const char *sql, char *errstr, size_t errlen) {
+    return obs_pg_exec(st->conn, sql, errstr, errlen);
+}
+
+static void iso(int64_t ms, char *buf) { obs_format_iso8601_ms(ms, buf, 32); }
+
+static const char *tf(int b) { return b ? "t" : "f"; }
+
+/* Tool category from its name. */
+static const char *tool_category(const char *name) {
+    static const struct {
+        const char *name, *cat;
+    } map[] = {{"Read", "read"},       {"Glob", "search"},    {"Grep", "search"},   {"LS", "read"},
+               {"Edit", "edit"},       {"MultiEdit", "edit"}, {"Write", "edit"},    {"NotebookEdit", "edit"},
+               {"Bash", "shell"},      {"BashOutput", "shell"}, {"KillShell", "shell"}, {"WebFetch", "web"},
+               {"WebSearch", "web"},   {"Task", "agent"},     {"Agent", "agent"},   {"TodoWrite", "plan"},
+               {"ExitPlanMode", "plan"}, {NULL, NULL}};
+    if (!name) return "other";
+    if (strncmp(name, "mcp__", 5) == 0) return "mcp";
+    for (int i = 0; map[i].name; i++)
+        if (strcmp(map[i].name, name) == 0) return map[i].cat;
+    return "other";
+}
+
+/* ---- records -------------------------------------------------------------------- */
+
+static char *dupn(const char *s) { return s ? strdup(s) : NULL; }
+
+void wrk_rec_prepare(struct obs_codec *codec, struct wrk_rec *rec) {
+    char err[512];
+    struct obs_event ev;
+    if (obs_codec_decode(codec, rec->value, rec->value_len, &ev, err, sizeof(err)) != 0) {
+        char buf[600];
+        snprintf(buf, sizeof(buf), "avro: %s", err);
+        rec->poison = strdup(buf);
+        return;
+    }
+    rec->ev = ev;
+    rec->ev.event_id = dupn(ev.event_id);
+    rec->ev.tenant = dupn(ev.tenant);
+    rec->ev.host = dupn(ev.host);
+    rec->ev.user = dupn(ev.user);
+    rec->ev.source_path = dupn(ev.source_path);
+    rec->ev.file_id = dupn(ev.file_id);
+    rec->ev.session_id = dupn(ev.session_id);
+    rec->ev.agent = dupn(ev.agent);
+    rec->ev.agent_version = dupn(ev.agent_version);
+    rec->ev.producer_version = dupn(ev.producer_version);
+    rec->ev.payload = NULL;
+    rec->decoded = 1;
+    if (wrk_line_parse(ev.payload, ev.payload_len, &rec->line, err, sizeof(err)) != 0) {
+        rec->poison = strdup(err);
+        return;
+    }
+    rec->parsed = 1;
+}
+
+void wrk_rec_clear(struct wrk_rec *rec) {
+    if (!rec) return;
+    if (rec->decoded) {
+        free((char *)rec->ev.event_id);
+        free((char *)rec->ev.tenant);
+        free((char *)rec->ev.host);
+        free((char *)rec->ev.user);
+        free((char *)rec->ev.source_path);
+        free((char *)rec->ev.file_id);
+        free((char *)rec->ev.session_id);
+        free((char *)rec->ev.agent);
+        free((char *)rec->ev.agent_version);
+        free((char *)rec->ev.producer_version);
+    }
+    if (rec->parsed) wrk_line_free(&rec->line);
+    free(rec->poison);
+    memset(rec, 0, sizeof(*rec));
+}
+
+/* The event time of a record: the line's timestamp, else the envelope's,
+ * else the observed time (inferred). */
+static int64_t rec_time(const struct wrk_rec *rec, int *inferred) {
+    *inferred = 0;
+    if (rec->line.time_ms != INT64_MIN) return rec->line.time_ms;
+    if (rec->ev.event_time_ms != OBS_EVENT_TIME_NULL) return rec->ev.event_time_ms;
+    *inferred = 1;
+    return rec->ev.observed_time_ms;
+}
+
+/* ---- sessions accumulator ----------------------------------------------------------- */
+
+struct sess {
+    const char *tenant, *session_id, *host, *user; /* borrowed from a record */
+    const char *cwd;       /* cwd of the earliest new line that has one */
+    int64_t cwd_time;      /* its time */
+    const char *branch;    /* gitBranch of the latest new line that has one */
+    int64_t branch_time;   /* its time */
+    const char *version;   /* version of the latest new line that has one */
+    int64_t version_time;  /* its time */
+    const char *title;     /* the last summary in Kafka order */
+    int64_t first, last;   /* min/max time of new lines with a real timestamp */
+    long events;           /* new lines */
+};
+
+static struct sess *sess_get(struct sess *ss, size_t *n, const struct wrk_rec *rec) {
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp(ss[i].session_id, rec->ev.session_id) == 0 && strcmp(ss[i].tenant, rec->ev.tenant) == 0)
+            return &ss[i];
+    struct sess *s = &ss[(*n)++];
+    memset(s, 0, sizeof(*s));
+    s->tenant = rec->ev.tenant;
+    s->session_id = rec->ev.session_id;
+    s->host = rec->ev.host;
+    s->user = rec->ev.user;
+    s->first = INT64_MAX;
+    s->last = INT64_MIN;
+    return s;
+}
+
+static void sess_add(struct sess *s, const struct wrk_rec *rec, int64_t t, int inferred) {
+    const struct wrk_line *ln = &rec->line;
+    s->events++;
+    if (ln->summary) s->title = ln->summary;
+    if (inferred) return;
+    if (t < s->first) s->first = t;
+    if (t > s->last) s->last = t;
+    if (ln->cwd && *ln->cwd && (!s->cwd || t < s->cwd_time)) s->cwd = ln->cwd, s->cwd_time = t;
+    if (ln->git_branch && *ln->git_branch && (!s->branch || t >= s->branch_time))
+        s->branch = ln->git_branch, s->branch_time = t;
+    if (ln->version && (!s->version || t >= s->version_time)) s->version = ln->version, s->version_time = t;
+}
+
+static int sess_cmp(const void *a, const void *b) {
+    const struct sess *x = a, *y = b;
+    int c = strcmp(x->tenant, y->tenant);
+    return c ? c : strcmp(x->session_id, y->session_id);
+}
+
+/* ---- one record ------------------------------------------------------------------------ */
+
+#define FAIL(r, what)                                                                                \
+    do {                                                                                             \
+        errmsg(st, r, what, errstr, errlen);                                                         \
+        *is_content = content_error(r);                                                              \
+        PQclear(r);                                                                                  \
+        return -1;                                                                                   \
+    } while (0)
+
+static int store_usage(struct wrk_store *st, struct wrk_rec *rec, const char *t_iso, char *errstr,
+                       size_t errlen, int *is_content, struct wrk_store_stats *stats) {
+    const struct wrk_line *ln = &rec->line;
+    const struct wrk_usage *u = &ln->usage;
+    char key[1024], in[24], out[24], cc[24], c5[24], c1[24], cr[24], cost[40], off[24];
+    wrk_usage_key(ln->message_id, ln->request_id, rec->ev.event_id, key, sizeof(key));
+    snprintf(in, sizeof(in), "%" PRId64, u->input);
+    snprintf(out, sizeof(out), "%" PRId64, u->output);
+    snprintf(cc, sizeof(cc), "%" PRId64, u->cache_creation);
+    snprintf(c5, sizeof(c5), "%" PRId64, u->cache_5m);
+    snprintf(c1, sizeof(c1), "%" PRId64, u->cache_1h);
+    snprintf(cr, sizeof(cr), "%" PRId64, u->cache_read);
+    snprintf(cost, sizeof(cost), "%.12f", wrk_usage_cost(st->prices, ln->model, u));
+    snprintf(off, sizeof(off), "%" PRId64, rec->ev.source_offset);
+    const char *v[23] = {rec->ev.tenant, key, ln->message_id ? ln->message_id : "", ln->request_id,
+                         rec->ev.session_id, rec->ev.event_id, t_iso, ln->model, ln->cwd, rec->ev.user,
+                         rec->ev.host, tf(ln->is_sidechain), in, out, cc, c5, c1, cr, tf(u->has_speed), cost,
+                         st->prices->version, rec->ev.source_path, off};
+    PGresult *r = run(st, "ins_usage", 23, v);
+    if (!res_ok(r)) FAIL(r, "insert message_usage");
+    int inserted = PQntuples(r) > 0;
+    PQclear(r);
+    int changed = inserted;
+    if (!inserted) {
+        const char *gv[2] = {rec->ev.tenant, key};
+        r = run(st, "get_usage", 2, gv);
+        if (!res_ok(r)) FAIL(r, "select message_usage");
+        if (PQntuples(r) == 1) {
+            struct wrk_usage_copy kept = {
+                .is_sidechain = PQgetvalue(r, 0, 0)[0] == 't',
+                .total = strtoll(PQgetvalue(r, 0, 1), NULL, 10),
+                .has_speed = PQgetvalue(r, 0, 2)[0] == 't',
+                .source_path = PQgetisnull(r, 0, 3) ? "\x7f" : PQgetvalue(r, 0, 3),
+                .source_offset = PQgetisnull(r, 0, 4) ? INT64_MAX : strtoll(PQgetvalue(r, 0, 4), NULL, 10)};
+            struct wrk_usage_copy cand = {.is_sidechain = ln->is_sidechain,
+                                          .total = wrk_usage_total(u),
+                                          .has_speed = u->has_speed,
+                                          .source_path = rec->ev.source_path,
+                                          .source_offset = rec->ev.source_offset};
+            changed = wrk_usage_should_replace(&cand, &kept);
+        }
+        PQclear(r);
+        if (changed) {
+            r = run(st, "upd_usage", 23, v);
+            if (!res_ok(r)) FAIL(r, "update message_usage");
+            PQclear(r);
+        }
+    }
+    if (!changed) return 0;
+    stats->usage_kept++;
+    const char *bv[2] = {rec->ev.tenant, key};
+    r = run(st, "btw_self", 2, bv);
+    if (!res_ok(r)) FAIL(r, "btw flag");
+    PQclear(r);
+    if (!ln->is_sidechain && ln->message_id) {
+        const char *ov[3] = {rec->ev.tenant, ln->message_id, ln->request_id};
+        r = run(st, "btw_others", 3, ov);
+        if (!res_ok(r)) FAIL(r, "btw flag");
+        PQclear(r);
+    }
+    return 0;
+}
+
+/* Write one record (events, tool calls, usage). -1 with errstr and
+ * *is_content on failure. */
+static int store_rec(struct wrk_store *st, struct wrk_rec *rec, char *errstr, size_t errlen, int *is_content,
+                     struct wrk_store_stats *stats) {
+    const struct wrk_line *ln = &rec->line;
+    const struct obs_event *ev = &rec->ev;
+    int inferred;
+    int64_t t = rec_time(rec, &inferred);
+    char t_iso[32], obs_iso[32], off[24], in[24], out[24], cc[24], cr[24];
+    iso(t, t_iso);
+    iso(ev->observed_time_ms, obs_iso);
+    snprintf(off, sizeof(off), "%" PRId64, ev->source_offset);
+    PGresult *r;
+    rec->inserted = 0;
+    if (inferred) {
+        /* event_time is part of the key: a line without a timestamp that was
+         * read again later would get a new observed time. */
+        const char *v[2] = {ev->tenant, ev->event_id};
+        r = run(st, "exists", 2, v);
+        if (!res_ok(r)) FAIL(r, "exists");
+        int found = PQntuples(r) > 0;
+        PQclear(r);
+        if (found) return 0;
+    }
+    int hu = ln->has_usage;
+    if (hu) {
+        snprintf(in, sizeof(in), "%" PRId64, ln->usage.input);
+        snprintf(out, sizeof(out), "%" PRId64, ln->usage.output);
+        snprintf(cc, sizeof(cc), "%" PRId64, ln->usage.cache_creation);
+        snprintf(cr, sizeof(cr), "%" PRId64, ln->usage.cache_read);
+    }
+    const char *agent_version = ln->version ? ln->version : ev->agent_version;
+    const char *v[30] = {ev->tenant, ev->event_id, t_iso, tf(inferred), ev->session_id, ev->host, ev->user,
+                         ev->source_path, ev->file_id, off, ln->type, ln->subtype, ln->uuid, ln->parent_uuid,
+                         tf(ln->is_sidechain), ln->agent_id, ln->message_id, ln->request_id, ln->model, ln->cwd,
+                         ln->git_branch, agent_version, tf(ln->is_error), hu ? in : NULL, hu ? out : NULL,
+                         hu ? cc : NULL, hu ? cr : NULL, ln->text, obs_iso, ln->raw_json};
+    r = run(st, "ins_event", 30, v);
+    if (!res_ok(r)) FAIL(r, "insert event");
+    rec->inserted = PQntuples(r) > 0;
+    PQclear(r);
+
+    for (size_t i = 0; i < ln->nuses; i++) {
+        const struct wrk_tool_use *tu = &ln->uses[i];
+        const char *tv[9] = {ev->tenant, tu->id, t_iso, ev->session_id, ev->event_id, tu->name,
+                             tool_category(tu->name), tf(ln->is_sidechain), tu->summary};
+        r = run(st, "ins_tool", 9, tv);
+        if (!res_ok(r)) FAIL(r, "insert tool_call");
+        PQclear(r);
+        const char *pv[2] = {ev->tenant, tu->id};
+        r = run(st, "apply_pending", 2, pv);
+        if (!res_ok(r)) FAIL(r, "apply pending result");
+        PQclear(r);
+    }
+    for (size_t i = 0; i < ln->nresults; i++) {
+        const struct wrk_tool_result *tr = &ln->results[i];
+        const char *uv[5] = {ev->tenant, tr->tool_use_id, t_iso, tf(tr->is_error), tr->excerpt};
+        r = run(st, "upd_result", 5, uv);
+        if (!res_ok(r)) FAIL(r, "update tool result");
+        int found = PQntuples(r) > 0;
+        PQclear(r);
+        if (!found) {
+            const char *pv[6] = {ev->tenant, tr->tool_use_id, ev->session_id, t_iso, tf(tr->is_error),
+                                 tr->excerpt};
+            r = run(st, "ins_pending", 6, pv);
+            if (!res_ok(r)) FAIL(r, "insert pending result");
+            PQclear(r);
+        }
+    }
+    if (ln->usage_countable) return store_usage(st, rec, t_iso, errstr, errlen, is_content, stats);
+    return 0;
+}
+
+static int ensure_day(struct wrk_store *st, int64_t ms, char *errstr, size_t errlen) {
+    int64_t day = ms >= 0 ? ms / 86400000 : (ms - 86399999) / 86400000;
+    for (size_t i = 0; i < st->ndays; i++)
+        if (st->days[i] == day) return 0;
+    char d[32];
+    obs_format_iso8601_ms(day * 86400000, d, sizeof(d));
+    d[10] = '\0';
+    static const char *const tables[] = {"events", "tool_calls"};
+    for (int i = 0; i < 2; i++) {
+        const char *v[2] = {tables[i], d};
+        PGresult *r = run(st, "partition", 2, v);
+        if (!res_ok(r)) {
+            errmsg(st, r, "ensure partition", errstr, errlen);
+            PQclear(r);
+            return -1;
+        }
+        PQclear(r);
+    }
+    if (st->ndays < MAX_DAYS) st->days[st->ndays++] = day;
+    return 0;
+}
+
+static int store_error(struct wrk_store *st, const struct wrk_rec *rec, char *errstr, size_t errlen) {
+    char part[16], off[24], loff[24];
+    snprintf(part, sizeof(part), "%d", (int)rec->partition);
+    snprintf(off, sizeof(off), "%" PRId64, rec->offset);
+    snprintf(loff, sizeof(loff), "%" PRId64, rec->ev.source_offset);
+    size_t rl;
+    char *reason = wrk_sanitize_utf8(rec->poison, strlen(rec->poison), &rl, NULL);
+    const char *v[9] = {rec->decoded ? rec->ev.tenant : NULL,
+                        rec->topic,
+                        part,
+                        off,
+                        reason ? reason : "poison",
+                        rec->decoded ? rec->ev.session_id : NULL,
+                        rec->decoded ? rec->ev.source_path : NULL,
+                        rec->decoded ? loff : NULL,
+                        (const char *)rec->value};
+    int lens[9] = {0, 0, 0, 0, 0, 0, 0, 0, (int)rec->value_len};
+    int fmts[9] = {0, 0, 0, 0, 0, 0, 0, 0, 1};
+    PGresult *r = PQexecPrepared(st->conn, "ins_error", 9, v, lens, fmts, 0);
+    free(reason);
+    if (!res_ok(r)) {
+        errmsg(st, r, "insert ingest_error", errstr, errlen);
+        PQclear(r);
+        return -1;
+    }
+    PQclear(r);
+    return 0;
+}
+
+/* ---- the batch ------------------------------------------------------------------------------ */
+
+enum wrk_status wrk_store_begin(struct wrk_store *st, struct wrk_rec *recs, size_t n,
+                                struct wrk_store_stats *stats, char *errstr, size_t errlen) {
+    struct sess *ss = NULL;
+    size_t nss = 0;
+    memset(stats, 0, sizeof(*stats));
+    if (!wrk_store_connected(st)) {
+        snprintf(errstr, errlen, "not connected");
+        return WRK_RETRY;
+    }
+    if (simple(st, "BEGIN", errstr, errlen) < 0) goto retry;
+    for (size_t i = 0; i < n; i++) {
+        if (recs[i].poison) continue;
+        int inferred;
+        if (ensure_day(st, rec_time(&recs[i], &inferred), errstr, errlen) < 0) goto retry;
+    }
+    ss = calloc(n ? n : 1, sizeof(*ss));
+    if (!ss) {
+        snprintf(errstr, errlen, "out of memory");
+        goto retry;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct wrk_rec *rec = &recs[i];
+        if (rec->poison) continue;
+        char rerr[1024];
+        int is_content = 0;
+        if (simple(st, "SAVEPOINT rec", errstr, errlen) < 0) goto retry;
+        if (store_rec(st, rec, rerr, sizeof(rerr), &is_content, stats) < 0) {
+            if (!is_content) {
+                snprintf(errstr, errlen, "%s", rerr);
+                goto retry;
+            }
+            if (simple(st, "ROLLBACK TO SAVEPOINT rec", errstr, errlen) < 0) goto retry;
+            char reason[1100];
+            snprintf(reason, sizeof(reason), "postgres: %s", rerr);
+            rec->poison = strdup(reason);
+            rec->inserted = 0;
+            stats->poison++;
+            continue;
+        }
+        if (simple(st, "RELEASE SAVEPOINT rec", errstr, errlen) < 0) goto retry;
+        if (rec->inserted) {
+            int inferred;
+            int64_t t = rec_time(rec, &inferred);
+            sess_add(sess_get(ss, &nss, rec), rec, t, inferred);
+            stats->inserted++;
+        } else {
+            stats->duplicates++;
+        }
+    }
+    /* sessions, in key order so concurrent workers lock rows in one order */
+    qsort(ss, nss, sizeof(*ss), sess_cmp);
+    for (size_t i = 0; i < nss; i++) {
+        struct sess *s = &ss[i];
+        char first[32], last[32], events[24];
+        if (s->first != INT64_MAX) iso(s->first, first);
+        if (s->last != INT64_MIN) iso(s->last, last);
+        snprintf(events, sizeof(events), "%ld", s->events);
+        const char *v[11] = {s->tenant, s->session_id, s->cwd, s->branch, s->host, s->user, s->title, s->version,
+                             s->first != INT64_MAX ? first : NULL, s->last != INT64_MIN ? last : NULL, events};
+        PGresult *r = run(st, "upsert_session", 11, v);
+        if (!res_ok(r)) {
+            errmsg(st, r, "upsert session", errstr, errlen);
+            PQclear(r);
+            goto retry;
+        }
+        PQclear(r);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (recs[i].poison && store_error(st, &recs[i], errstr, errlen) < 0) goto retry;
+    free(ss);
+    return WRK_OK;
+retry:
+    free(ss);
+    if (st->conn && PQstatus(st->conn) == CONNECTION_OK) {
+        char e2[256];
+        if (simple(st, "ROLLBACK", e2, sizeof(e2)) < 0) wrk_store_disconnect(st);
+    }
+    /* partitions created in a rolled-back transaction do not exist */
+    st->ndays = 0;
+    return WRK_RETRY;
+}
+
+enum wrk_status wrk_store_commit(struct wrk_store *st, int ok, char *errstr, size_t errlen) {
+    if (!wrk_store_connected(st)) {
+        snprintf(errstr, errlen, "not connected");
+        st->ndays = 0;
+        return WRK_RETRY;
+    }
+    if (simple(st, ok ? "COMMIT" : "ROLLBACK", errstr, errlen) < 0) {
+        st->ndays = 0;
+        return WRK_RETRY;
+    }
+    if (!ok) st->ndays = 0;
+    return WRK_OK;
+}

@@ -8,7 +8,7 @@ SELECT obs_ensure_day_partition(t, (now() AT TIME ZONE 'UTC')::date - d)
 FROM unnest(ARRAY['events', 'tool_calls']) t, generate_series(0, :days) d;
 
 INSERT INTO sessions (tenant, session_id, project, cwd, git_branch, host, os_user, first_event_at, last_event_at, events)
-SELECT CASE WHEN i % 11 = 0 THEN 'other' ELSE 'bench' END, format('s%08s', i), format('/src/project-%s', i % 40),
+SELECT CASE WHEN i % 11 = 0 THEN 'other' ELSE 'bench' END, 's' || lpad(i::text, 8, '0'), format('/src/project-%s', i % 40),
        format('/src/project-%s', i % 40), 'main', format('host-%s', i % 25), format('user-%s', i % 60),
        now() - (i % :days) * interval '1 day' - (i % 86400) * interval '1 second',
        now() - (i % :days) * interval '1 day' - (i % 86400) * interval '1 second' + interval '30 minutes', :per_session

@@ -29,8 +29,8 @@ run_one() {
     local log="$logdir/$(echo "$name" | tr '/ ' '__').log"
     echo "=== $name"
     local start=$SECONDS
-    "$@" 2>&1 | tee "$log" | grep -E '^(FAIL|not ok)|passed, [0-9]+ failed' || true
-    local rc=${PIPESTATUS[0]}
+    "$@" 2>&1 | tee "$log" | grep -E '^(FAIL|not ok)|passed, [0-9]+ failed'
+    local rc=${PIPESTATUS[0]}  # read before any other command resets it
     local summary
     summary=$(grep -E '^[A-Za-z]*:? ?[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
     local p=0 f=0

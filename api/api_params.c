@@ -219,8 +219,10 @@ int api_query_parse(const char *raw, struct api_query *q, struct api_param_err *
                 if (k) obs_strlcpy(kname, k, sizeof(kname));
                 free(k);
                 free(v);
-                if (bad_key) set_err(err, "", "malformed query string", NULL);
-                else set_err(err, kname, "malformed percent-encoding in the value of '%s'", kname);
+                if (bad_key)
+                    set_err(err, "", "malformed query string", NULL);
+                else
+                    set_err(err, kname, "malformed percent-encoding in the value of '%s'", kname);
                 return -1;
             }
             if (api_query_get(q, k)) {
@@ -264,7 +266,8 @@ const char *api_query_get(const struct api_query *q, const char *key) {
     return NULL;
 }
 
-int api_query_check_allowed(const struct api_query *q, const char *const *allowed, struct api_param_err *err) {
+int api_query_check_allowed(const struct api_query *q, const char *const *allowed,
+                            struct api_param_err *err) {
     for (size_t i = 0; i < q->n; i++) {
         int ok = 0;
         for (const char *const *a = allowed; *a; a++)

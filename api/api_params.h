@@ -15,8 +15,8 @@
 
 /* Keyset position: the last row of a page. */
 struct api_cursor {
-    int64_t ts_us;                     /* sort time, microseconds since the epoch */
-    char id[API_MAX_ID_LEN + 1];       /* tie-breaker (session id, event id ...) */
+    int64_t ts_us;               /* sort time, microseconds since the epoch */
+    char id[API_MAX_ID_LEN + 1]; /* tie-breaker (session id, event id ...) */
 };
 
 /* Encode c as opaque base64url text (no padding) into out (>= API_MAX_CURSOR_LEN+1

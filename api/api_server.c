@@ -52,21 +52,21 @@ struct api_key_slot {
 
 /* One HTTP worker thread and everything it owns. */
 struct api_thread {
-    int index;                                   /* 0..threads-1, for logs */
-    pthread_t tid;                               /* the thread */
-    const struct api_config *cfg;                /* borrowed settings */
-    struct event_base *base;                     /* this thread's loop */
-    struct evhttp *http;                         /* this thread's server */
-    struct evconnlistener *lev;                  /* accept on the shared socket */
-    struct evhttp_bound_socket *bound;           /* evhttp's handle of lev */
-    struct event *stop_ev;                       /* activated by the main thread */
-    struct event *drain_ev;                      /* polls in_flight while stopping */
-    double drain_deadline;                       /* give up waiting after this */
-    int in_flight;                               /* replies dispatched, not yet written */
-    PGconn *conn;                                /* this thread's DB connection or NULL */
-    double next_connect;                         /* no reconnect attempt before this */
+    int index;                                     /* 0..threads-1, for logs */
+    pthread_t tid;                                 /* the thread */
+    const struct api_config *cfg;                  /* borrowed settings */
+    struct event_base *base;                       /* this thread's loop */
+    struct evhttp *http;                           /* this thread's server */
+    struct evconnlistener *lev;                    /* accept on the shared socket */
+    struct evhttp_bound_socket *bound;             /* evhttp's handle of lev */
+    struct event *stop_ev;                         /* activated by the main thread */
+    struct event *drain_ev;                        /* polls in_flight while stopping */
+    double drain_deadline;                         /* give up waiting after this */
+    int in_flight;                                 /* replies dispatched, not yet written */
+    PGconn *conn;                                  /* this thread's DB connection or NULL */
+    double next_connect;                           /* no reconnect attempt before this */
     struct api_key_slot keys[API_KEY_CACHE_SLOTS]; /* positive auth cache */
-    uint64_t rid_seed;                           /* request-id generator state */
+    uint64_t rid_seed;                             /* request-id generator state */
 };
 
 /* One request being handled (lives on the handler's stack). */
@@ -106,24 +106,40 @@ static void access_log(struct api_req *ar, int status, double secs) {
     sanitize_ascii(path);
     const char *method = "OTHER";
     switch (evhttp_request_get_command(ar->req)) {
-    case EVHTTP_REQ_GET: method = "GET"; break;
-    case EVHTTP_REQ_HEAD: method = "HEAD"; break;
-    case EVHTTP_REQ_POST: method = "POST"; break;
-    case EVHTTP_REQ_PUT: method = "PUT"; break;
-    case EVHTTP_REQ_DELETE: method = "DELETE"; break;
-    case EVHTTP_REQ_OPTIONS: method = "OPTIONS"; break;
-    case EVHTTP_REQ_PATCH: method = "PATCH"; break;
-    default: break;
+    case EVHTTP_REQ_GET:
+        method = "GET";
+        break;
+    case EVHTTP_REQ_HEAD:
+        method = "HEAD";
+        break;
+    case EVHTTP_REQ_POST:
+        method = "POST";
+        break;
+    case EVHTTP_REQ_PUT:
+        method = "PUT";
+        break;
+    case EVHTTP_REQ_DELETE:
+        method = "DELETE";
+        break;
+    case EVHTTP_REQ_OPTIONS:
+        method = "OPTIONS";
+        break;
+    case EVHTTP_REQ_PATCH:
+        method = "PATCH";
+        break;
+    default:
+        break;
     }
     char ts[32];
     obs_format_iso8601_ms(obs_now_ms(), ts, sizeof(ts));
     char line[1024];
-    int n = snprintf(line, sizeof(line),
-                     "{\"ts\":\"%s\",\"level\":\"info\",\"prog\":\"obs-api\",\"ctx\":\"access\",\"method\":\"%s\","
-                     "\"path\":\"%s\",\"route\":\"%s\",\"status\":%d,\"duration_ms\":%.3f,\"request_id\":\"%s\","
-                     "\"tenant\":%s%s%s,\"thread\":%d}\n",
-                     ts, method, path, ar->route, status, secs * 1000.0, ar->request_id, ar->tenant[0] ? "\"" : "",
-                     ar->tenant[0] ? ar->tenant : "null", ar->tenant[0] ? "\"" : "", ar->t->index);
+    int n = snprintf(
+        line, sizeof(line),
+        "{\"ts\":\"%s\",\"level\":\"info\",\"prog\":\"obs-api\",\"ctx\":\"access\",\"method\":\"%s\","
+        "\"path\":\"%s\",\"route\":\"%s\",\"status\":%d,\"duration_ms\":%.3f,\"request_id\":\"%s\","
+        "\"tenant\":%s%s%s,\"thread\":%d}\n",
+        ts, method, path, ar->route, status, secs * 1000.0, ar->request_id, ar->tenant[0] ? "\"" : "",
+        ar->tenant[0] ? ar->tenant : "null", ar->tenant[0] ? "\"" : "", ar->t->index);
     if (n > 0) {
         if ((size_t)n >= sizeof(line)) n = (int)sizeof(line) - 1;
         ssize_t w = write(2, line, (size_t)n);
@@ -155,7 +171,8 @@ static void reply_raw(struct api_req *ar, int status, const char *ctype, const c
     double secs = obs_mono_s() - ar->start;
     char labels[160];
     snprintf(labels, sizeof(labels), "route=\"%s\",status=\"%d\"", ar->route, status);
-    obs_metric_inc(obs_metrics_counter("observatory_api_requests_total", labels, "HTTP requests by route and status"));
+    obs_metric_inc(
+        obs_metrics_counter("observatory_api_requests_total", labels, "HTTP requests by route and status"));
     snprintf(labels, sizeof(labels), "route=\"%s\"", ar->route);
     obs_metric_observe(obs_metrics_histogram("observatory_api_request_seconds", labels,
                                              "HTTP request latency by route", obs_latency_buckets,
@@ -169,7 +186,8 @@ static void reply_json(struct api_req *ar, int status, const char *body) {
 }
 
 /* JSON error reply; field may be NULL. */
-static void reply_error(struct api_req *ar, int status, const char *code, const char *message, const char *field) {
+static void reply_error(struct api_req *ar, int status, const char *code, const char *message,
+                        const char *field) {
     char *body = api_error_json(code, message, field);
     if (status == 503) evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Retry-After", "2");
     if (status == 401)
@@ -192,7 +210,8 @@ static PGconn *db_get(struct api_thread *t) {
     double now = obs_mono_s();
     if (now < t->next_connect) return NULL;
     char err[512];
-    PGconn *c = obs_pg_connect(t->cfg->database_url, "obs-api", (int)t->cfg->connect_timeout_s, err, sizeof(err));
+    PGconn *c =
+        obs_pg_connect(t->cfg->database_url, "obs-api", (int)t->cfg->connect_timeout_s, err, sizeof(err));
     if (!c) {
         t->next_connect = obs_mono_s() + 1.0;
         obs_metric_set(m_db_up, 0);
@@ -202,7 +221,8 @@ static PGconn *db_get(struct api_thread *t) {
     char tmo[32];
     snprintf(tmo, sizeof(tmo), "%ld", t->cfg->statement_timeout_ms);
     const char *p[] = {tmo};
-    PGresult *r = PQexecParams(c, "SELECT set_config('statement_timeout', $1, false)", 1, NULL, p, NULL, NULL, 0);
+    PGresult *r =
+        PQexecParams(c, "SELECT set_config('statement_timeout', $1, false)", 1, NULL, p, NULL, NULL, 0);
     int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
     PQclear(r);
     if (!ok) {
@@ -267,9 +287,11 @@ static int authenticate(struct api_req *ar) {
         return -1;
     }
     const char *key = h + 7;
-    while (*key == ' ') key++;
+    while (*key == ' ')
+        key++;
     size_t klen = strlen(key);
-    while (klen && key[klen - 1] == ' ') klen--;
+    while (klen && key[klen - 1] == ' ')
+        klen--;
     if (klen == 0 || klen > 256) {
         reply_error(ar, 401, "unauthorized", "invalid API key", NULL);
         return -1;
@@ -313,8 +335,8 @@ static void handle_healthz(struct api_req *ar) { reply_json(ar, 200, "{\"status\
 static void handle_readyz(struct api_req *ar) {
     PGconn *c = db_get(ar->t);
     if (!c) {
-        reply_raw(ar, 503, "application/json", "{\"status\":\"unavailable\",\"reason\":\"database unreachable\"}",
-                  56);
+        reply_raw(ar, 503, "application/json",
+                  "{\"status\":\"unavailable\",\"reason\":\"database unreachable\"}", 56);
         return;
     }
     PGresult *r = PQexecParams(c, "SELECT max(version) FROM schema_migrations", 0, NULL, NULL, NULL, NULL, 0);
@@ -328,7 +350,8 @@ static void handle_readyz(struct api_req *ar) {
             snprintf(body, sizeof(body), "{\"status\":\"unavailable\",\"reason\":\"database unreachable\"}");
         } else {
             snprintf(body, sizeof(body),
-                     "{\"status\":\"unavailable\",\"reason\":\"schema_migrations cannot be read (not migrated?)\"}");
+                     "{\"status\":\"unavailable\",\"reason\":\"schema_migrations cannot be read (not "
+                     "migrated?)\"}");
         }
         PQclear(r);
         evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Retry-After", "2");
@@ -409,8 +432,10 @@ static void reply_page(struct api_req *ar, PGresult *r, const char *name, long l
     if (n > limit && shown > 0) {
         c.ts_us = strtoll(PQgetvalue(r, shown - 1, 1), NULL, 10);
         obs_strlcpy(c.id, PQgetvalue(r, shown - 1, 2), sizeof(c.id));
-        if (api_cursor_encode(&c, kind, cur, sizeof(cur)) == 0) evbuffer_add_printf(b, "\"%s\"}", cur);
-        else evbuffer_add_printf(b, "null}");
+        if (api_cursor_encode(&c, kind, cur, sizeof(cur)) == 0)
+            evbuffer_add_printf(b, "\"%s\"}", cur);
+        else
+            evbuffer_add_printf(b, "null}");
     } else {
         evbuffer_add_printf(b, "null}");
     }
@@ -531,8 +556,10 @@ static void handle_aggregate(struct api_req *ar, int tools) {
     PGresult *r = db_query(ar, tools ? API_SQL_TOOLS : API_SQL_USAGE, tools ? 4 : 5, p);
     if (!r) goto out;
     struct evbuffer *b = evbuffer_new();
-    if (tools) evbuffer_add_printf(b, "{\"tools\":[");
-    else evbuffer_add_printf(b, "{\"group_by\":\"%s\",\"buckets\":[", p[4]);
+    if (tools)
+        evbuffer_add_printf(b, "{\"tools\":[");
+    else
+        evbuffer_add_printf(b, "{\"group_by\":\"%s\",\"buckets\":[", p[4]);
     append_rows(b, r, PQntuples(r));
     evbuffer_add(b, "]}", 2);
     size_t len = evbuffer_get_length(b);
@@ -552,8 +579,8 @@ static void set_request_id(struct api_req *ar) {
         size_t n = strlen(h);
         int ok = n > 0 && n <= 64;
         for (size_t i = 0; ok && i < n; i++)
-            if (!((h[i] >= 'a' && h[i] <= 'z') || (h[i] >= 'A' && h[i] <= 'Z') || (h[i] >= '0' && h[i] <= '9') ||
-                  h[i] == '-' || h[i] == '_' || h[i] == '.'))
+            if (!((h[i] >= 'a' && h[i] <= 'z') || (h[i] >= 'A' && h[i] <= 'Z') ||
+                  (h[i] >= '0' && h[i] <= '9') || h[i] == '-' || h[i] == '_' || h[i] == '.'))
                 ok = 0;
         if (ok) {
             obs_strlcpy(ar->request_id, h, sizeof(ar->request_id));
@@ -593,23 +620,41 @@ static void on_request(struct evhttp_request *req, void *arg) {
     if (!path || !*path) path = "/";
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 
-    enum { R_NONE, R_HEALTH, R_READY, R_METRICS, R_SESSIONS, R_SESSION, R_EVENTS, R_TOOL_CALLS, R_USAGE, R_TOOLS } rt =
-        R_NONE;
+    enum {
+        R_NONE,
+        R_HEALTH,
+        R_READY,
+        R_METRICS,
+        R_SESSIONS,
+        R_SESSION,
+        R_EVENTS,
+        R_TOOL_CALLS,
+        R_USAGE,
+        R_TOOLS
+    } rt = R_NONE;
     char id[API_MAX_ID_LEN + 1] = "";
     static const char sp[] = "/api/v1/sessions/";
-    if (strcmp(path, "/healthz") == 0) rt = R_HEALTH, ar.route = "/healthz";
-    else if (strcmp(path, "/readyz") == 0) rt = R_READY, ar.route = "/readyz";
-    else if (strcmp(path, "/metrics") == 0) rt = R_METRICS, ar.route = "/metrics";
-    else if (strcmp(path, "/api/v1/sessions") == 0) rt = R_SESSIONS, ar.route = "/api/v1/sessions";
-    else if (strcmp(path, "/api/v1/usage") == 0) rt = R_USAGE, ar.route = "/api/v1/usage";
-    else if (strcmp(path, "/api/v1/tools") == 0) rt = R_TOOLS, ar.route = "/api/v1/tools";
+    if (strcmp(path, "/healthz") == 0)
+        rt = R_HEALTH, ar.route = "/healthz";
+    else if (strcmp(path, "/readyz") == 0)
+        rt = R_READY, ar.route = "/readyz";
+    else if (strcmp(path, "/metrics") == 0)
+        rt = R_METRICS, ar.route = "/metrics";
+    else if (strcmp(path, "/api/v1/sessions") == 0)
+        rt = R_SESSIONS, ar.route = "/api/v1/sessions";
+    else if (strcmp(path, "/api/v1/usage") == 0)
+        rt = R_USAGE, ar.route = "/api/v1/usage";
+    else if (strcmp(path, "/api/v1/tools") == 0)
+        rt = R_TOOLS, ar.route = "/api/v1/tools";
     else if (strncmp(path, sp, sizeof(sp) - 1) == 0) {
         const char *seg = path + sizeof(sp) - 1;
         const char *slash = strchr(seg, '/');
         size_t n = slash ? (size_t)(slash - seg) : strlen(seg);
         if (decode_segment(seg, n, id, sizeof(id)) == 0) {
-            if (!slash) rt = R_SESSION, ar.route = "/api/v1/sessions/{id}";
-            else if (strcmp(slash, "/events") == 0) rt = R_EVENTS, ar.route = "/api/v1/sessions/{id}/events";
+            if (!slash)
+                rt = R_SESSION, ar.route = "/api/v1/sessions/{id}";
+            else if (strcmp(slash, "/events") == 0)
+                rt = R_EVENTS, ar.route = "/api/v1/sessions/{id}/events";
             else if (strcmp(slash, "/tool_calls") == 0)
                 rt = R_TOOL_CALLS, ar.route = "/api/v1/sessions/{id}/tool_calls";
         }
@@ -633,16 +678,35 @@ static void on_request(struct evhttp_request *req, void *arg) {
         return;
     }
     switch (rt) {
-    case R_HEALTH: handle_healthz(&ar); break;
-    case R_READY: handle_readyz(&ar); break;
-    case R_METRICS: handle_metrics(&ar); break;
-    case R_SESSIONS: handle_sessions(&ar); break;
-    case R_SESSION: handle_session(&ar, id); break;
-    case R_EVENTS: handle_session_sub(&ar, id, 0); break;
-    case R_TOOL_CALLS: handle_session_sub(&ar, id, 1); break;
-    case R_USAGE: handle_aggregate(&ar, 0); break;
-    case R_TOOLS: handle_aggregate(&ar, 1); break;
-    default: break;
+    case R_HEALTH:
+        handle_healthz(&ar);
+        break;
+    case R_READY:
+        handle_readyz(&ar);
+        break;
+    case R_METRICS:
+        handle_metrics(&ar);
+        break;
+    case R_SESSIONS:
+        handle_sessions(&ar);
+        break;
+    case R_SESSION:
+        handle_session(&ar, id);
+        break;
+    case R_EVENTS:
+        handle_session_sub(&ar, id, 0);
+        break;
+    case R_TOOL_CALLS:
+        handle_session_sub(&ar, id, 1);
+        break;
+    case R_USAGE:
+        handle_aggregate(&ar, 0);
+        break;
+    case R_TOOLS:
+        handle_aggregate(&ar, 1);
+        break;
+    default:
+        break;
     }
     if (!ar.replied) reply_error(&ar, 500, "internal", "internal error", NULL);
 }
@@ -655,7 +719,8 @@ static void on_drain(evutil_socket_t fd, short what, void *arg) {
     (void)what;
     struct api_thread *t = arg;
     if (t->in_flight == 0 || obs_mono_s() > t->drain_deadline) {
-        if (t->in_flight) obs_warn("http", "thread %d: %d replies unfinished at shutdown", t->index, t->in_flight);
+        if (t->in_flight)
+            obs_warn("http", "thread %d: %d replies unfinished at shutdown", t->index, t->in_flight);
         event_base_loopexit(t->base, NULL);
     }
 }
@@ -756,8 +821,10 @@ static evutil_socket_t listen_on(const char *spec, int *bound_port) {
     socklen_t sl = sizeof(ss);
     *bound_port = port;
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
-        if (ss.ss_family == AF_INET) *bound_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-        else if (ss.ss_family == AF_INET6) *bound_port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+        if (ss.ss_family == AF_INET)
+            *bound_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        else if (ss.ss_family == AF_INET6)
+            *bound_port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
     }
     return fd;
 }
@@ -774,7 +841,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
     (void)what;
     struct api_main_ctx *mc = arg;
     mc->signame = sig == SIGTERM ? "SIGTERM" : "SIGINT";
-    for (int i = 0; i < mc->n; i++) event_active(mc->threads[i].stop_ev, 0, 0);
+    for (int i = 0; i < mc->n; i++)
+        event_active(mc->threads[i].stop_ev, 0, 0);
     event_base_loopbreak(mc->base);
 }
 
@@ -815,12 +883,14 @@ int api_server_run(const struct api_config *cfg) {
     char host[256];
     int p0;
     if (obs_split_hostport(cfg->listen, host, sizeof(host), &p0) < 0) host[0] = '\0';
-    obs_info("http", "listening on %s:%d with %ld threads (version %s)", host, port, cfg->threads, OBS_VERSION);
+    obs_info("http", "listening on %s:%d with %ld threads (version %s)", host, port, cfg->threads,
+             OBS_VERSION);
     event_base_dispatch(mc.base);
     obs_info("http", "%s: stopping; finishing in-flight requests", mc.signame ? mc.signame : "stop");
     rc = 0;
 stop:
-    for (int i = 0; i < mc.n; i++) event_active(mc.threads[i].stop_ev, 0, 0);
+    for (int i = 0; i < mc.n; i++)
+        event_active(mc.threads[i].stop_ev, 0, 0);
     for (int i = 0; i < mc.n; i++) {
         pthread_join(mc.threads[i].tid, NULL);
         thread_destroy(&mc.threads[i]);

@@ -24,14 +24,14 @@ static const struct obs_cfg_opt api_opts[] = {
      "HTTP threads; each has its own PostgreSQL connection"},
     {"database.url", OBS_CFG_STR, NULL, offsetof(struct api_config, database_url), 0, 0,
      "PostgreSQL connection URL (required; also DATABASE_URL)"},
-    {"db.statement_timeout_ms", OBS_CFG_INT, "5000", offsetof(struct api_config, statement_timeout_ms), 1, 3600000,
-     "statement_timeout set on every connection"},
+    {"db.statement_timeout_ms", OBS_CFG_INT, "5000", offsetof(struct api_config, statement_timeout_ms), 1,
+     3600000, "statement_timeout set on every connection"},
     {"db.connect_timeout_s", OBS_CFG_INT, "3", offsetof(struct api_config, connect_timeout_s), 1, 60,
      "PostgreSQL connect timeout in seconds"},
     {"http.max_body_bytes", OBS_CFG_INT, "65536", offsetof(struct api_config, max_body_bytes), 0, 1073741824,
      "largest request body accepted"},
-    {"http.max_header_bytes", OBS_CFG_INT, "16384", offsetof(struct api_config, max_header_bytes), 1024, 1048576,
-     "largest request header block accepted"},
+    {"http.max_header_bytes", OBS_CFG_INT, "16384", offsetof(struct api_config, max_header_bytes), 1024,
+     1048576, "largest request header block accepted"},
     {"http.timeout_s", OBS_CFG_INT, "30", offsetof(struct api_config, timeout_s), 1, 3600,
      "read/write timeout of a connection in seconds"},
     {"cors.allow_origin", OBS_CFG_STR, "", offsetof(struct api_config, cors_allow_origin), 0, 0,
@@ -43,15 +43,14 @@ static const struct obs_cfg_opt api_opts[] = {
 };
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: " PROG " [-c FILE] [--help] [--version]\n\n"
-            "Observatory query API: GET /api/v1/sessions, /api/v1/sessions/{id}[/events|/tool_calls],\n"
-            "/api/v1/usage, /api/v1/tools (Bearer API key), /healthz, /readyz, /metrics.\n\n"
-            "options:\n"
-            "  -c, --config FILE   read settings from FILE (key = value lines)\n"
-            "  -h, --help          this text\n"
-            "  -V, --version       print the version\n\n"
-            "settings (file key, environment variable, default):\n");
+    fprintf(out, "usage: " PROG " [-c FILE] [--help] [--version]\n\n"
+                 "Observatory query API: GET /api/v1/sessions, /api/v1/sessions/{id}[/events|/tool_calls],\n"
+                 "/api/v1/usage, /api/v1/tools (Bearer API key), /healthz, /readyz, /metrics.\n\n"
+                 "options:\n"
+                 "  -c, --config FILE   read settings from FILE (key = value lines)\n"
+                 "  -h, --help          this text\n"
+                 "  -V, --version       print the version\n\n"
+                 "settings (file key, environment variable, default):\n");
     obs_config_usage(out, api_opts);
 }
 
@@ -86,7 +85,8 @@ int main(int argc, char **argv) {
         }
         if (!cfg.listen || obs_split_hostport(cfg.listen, host, sizeof(host), &port) < 0 || port < 0 ||
             port > 65535) {
-            fprintf(stderr, PROG ": config: http.listen '%s' is not host:port\n", cfg.listen ? cfg.listen : "");
+            fprintf(stderr, PROG ": config: http.listen '%s' is not host:port\n",
+                    cfg.listen ? cfg.listen : "");
             problems++;
         }
         if (obs_log_set_level_name(cfg.log_level) < 0) {

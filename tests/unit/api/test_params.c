@@ -72,15 +72,26 @@ static void test_b64(void) {
 static void test_time(void) {
     int64_t ms;
     CHECK(api_parse_time("2025-08-24T04:16:32.053Z", &ms) == 0 && ms == 1756008992053LL, "ISO time with ms");
-    CHECK(api_parse_time("2025-08-24T04:16:32Z", &ms) == 0 && ms == 1756008992000LL, "ISO time without fraction");
-    CHECK(api_parse_time("2025-08-24T06:16:32+02:00", &ms) == 0 && ms == 1756008992000LL, "ISO time with offset");
+    CHECK(api_parse_time("2025-08-24T04:16:32Z", &ms) == 0 && ms == 1756008992000LL,
+          "ISO time without fraction");
+    CHECK(api_parse_time("2025-08-24T06:16:32+02:00", &ms) == 0 && ms == 1756008992000LL,
+          "ISO time with offset");
     CHECK(api_parse_time("2025-08-24T06:16:32 02:00", &ms) == 0 && ms == 1756008992000LL,
           "form-decoded '+' offset (space) is accepted");
     CHECK(api_parse_time("2025-08-24", &ms) == 0 && ms == 1755993600000LL, "date means midnight UTC");
-    const char *bad[] = {"", "yesterday", "2025-13-01", "2025-08-24T25:00:00Z", "2025-08-24T04:16:32",
-                         "2025-08-24T04:16:32.Z", "2025-08-24T04:16:32Zjunk", "1756008992", "2025-8-4",
-                         "2025-08-24 04:16:32Z", NULL};
-    for (int i = 0; bad[i]; i++) CHECK(api_parse_time(bad[i], &ms) < 0, "malformed time '%s' is rejected", bad[i]);
+    const char *bad[] = {"",
+                         "yesterday",
+                         "2025-13-01",
+                         "2025-08-24T25:00:00Z",
+                         "2025-08-24T04:16:32",
+                         "2025-08-24T04:16:32.Z",
+                         "2025-08-24T04:16:32Zjunk",
+                         "1756008992",
+                         "2025-8-4",
+                         "2025-08-24 04:16:32Z",
+                         NULL};
+    for (int i = 0; bad[i]; i++)
+        CHECK(api_parse_time(bad[i], &ms) < 0, "malformed time '%s' is rejected", bad[i]);
     long v;
     CHECK(api_parse_int_range("50", 1, 500, &v) == 0 && v == 50, "limit 50 parses");
     CHECK(api_parse_int_range("0", 1, 500, &v) < 0, "limit 0 is out of range");
@@ -140,8 +151,8 @@ static void test_query(void) {
               lp.limit == 50,
           "default limit is 50");
     api_query_free(&q);
-    CHECK(api_query_parse("group_by=week", &q, &err) == 0 && api_list_params_parse(&q, NULL, 0, 0, &lp, &err) < 0 &&
-              strcmp(err.field, "group_by") == 0,
+    CHECK(api_query_parse("group_by=week", &q, &err) == 0 &&
+              api_list_params_parse(&q, NULL, 0, 0, &lp, &err) < 0 && strcmp(err.field, "group_by") == 0,
           "group_by=week names group_by");
     api_query_free(&q);
 }

@@ -335,8 +335,8 @@ static void handle_healthz(struct api_req *ar) { reply_json(ar, 200, "{\"status\
 static void handle_readyz(struct api_req *ar) {
     PGconn *c = db_get(ar->t);
     if (!c) {
-        reply_raw(ar, 503, "application/json",
-                  "{\"status\":\"unavailable\",\"reason\":\"database unreachable\"}", 56);
+        evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Retry-After", "2");
+        reply_json(ar, 503, "{\"status\":\"unavailable\",\"reason\":\"database unreachable\"}");
         return;
     }
     PGresult *r = PQexecParams(c, "SELECT max(version) FROM schema_migrations", 0, NULL, NULL, NULL, NULL, 0);

@@ -335,6 +335,15 @@ static int ckpt_write(struct prod *p) {
     return rc;
 }
 
+/* Read a pending SIGTERM/SIGINT from the signalfd (non-blocking). */
+static void check_signal(struct prod *p) {
+    struct signalfd_siginfo si;
+    if (p->sfd >= 0 && read(p->sfd, &si, sizeof(si)) == sizeof(si)) {
+        obs_info("loop", "signal %u: stopping", si.ssi_signo);
+        atomic_store(&p->stop, 1);
+    }
+}
+
 /* ---- publishing ------------------------------------------------------------------ */
 
 /* Hand one record to librdkafka, polling while its queue is full (never
@@ -357,9 +366,10 @@ static rd_kafka_resp_err_t produce(struct prod *p, struct prod_msg *m, const str
             RD_KAFKA_V_END);
         if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             rd_kafka_poll(p->rk, 50); /* serve delivery reports, then retry */
-            if (atomic_load(&p->fatal)) {
+            check_signal(p);          /* a stop must not wait for a slow broker */
+            if (atomic_load(&p->fatal) || atomic_load(&p->stop)) {
                 free(m);
-                return RD_KAFKA_RESP_ERR__FATAL;
+                return atomic_load(&p->fatal) ? RD_KAFKA_RESP_ERR__FATAL : RD_KAFKA_RESP_ERR__QUEUE_FULL;
             }
             continue;
         }
@@ -446,8 +456,10 @@ static int on_line(void *ud, const struct prod_line *l) {
         }
     }
     if (err) {
-        obs_error("publish", "%s@%" PRIu64 ": %s", pf->path, l->offset, rd_kafka_err2str(err));
-        obs_metric_inc(p->m_errors);
+        if (!atomic_load(&p->stop)) { /* stopping: the line is simply re-read next time */
+            obs_error("publish", "%s@%" PRIu64 ": %s", pf->path, l->offset, rd_kafka_err2str(err));
+            obs_metric_inc(p->m_errors);
+        }
         return -1;
     }
     p->lines++;
@@ -849,13 +861,7 @@ static int run(struct prod *p) {
             break;
         }
         if (n <= 0) continue;
-        if (fds[0].revents & POLLIN) {
-            struct signalfd_siginfo si;
-            if (read(p->sfd, &si, sizeof(si)) == sizeof(si)) {
-                obs_info("loop", "signal %u: stopping", si.ssi_signo);
-                atomic_store(&p->stop, 1);
-            }
-        }
+        if (fds[0].revents & POLLIN) check_signal(p);
         if (fds[1].revents & POLLIN) drain_pipe(p->kpipe[0]);
         if (p->ifd >= 0 && (fds[2].revents & POLLIN)) on_inotify(p);
     }

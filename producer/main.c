@@ -48,7 +48,7 @@
 
 #define PROG "obs-producer"
 #define MAX_ROOTS 32
-#define READ_CHUNK (256 * 1024)  /* bytes per read(2) */
+#define READ_CHUNK (256 * 1024)   /* bytes per read(2) */
 #define PUMP_BUDGET (1024 * 1024) /* bytes per file per loop turn (fairness) */
 #define ENVELOPE_MARGIN 4096      /* bytes of a record that are not the line */
 #define FILE_BUCKETS 4096
@@ -56,25 +56,25 @@
 /* ---- configuration ---------------------------------------------------------- */
 
 struct prod_config {
-    char *roots;              /* watch.roots */
-    char *include;            /* watch.include */
-    char *exclude;            /* watch.exclude */
-    long rescan_ms;           /* watch.rescan_interval_ms */
-    char *ckpt_path;          /* checkpoint.path */
-    long ckpt_interval_ms;    /* checkpoint.interval_ms */
-    char *tenant;             /* tenant */
-    char *host;               /* host (default gethostname) */
-    char *user;               /* user (default the OS user) */
-    char *bootstrap;          /* kafka.bootstrap */
-    char *topic;              /* kafka.topic */
-    long max_inflight_bytes;  /* kafka.max_inflight_bytes */
-    long message_max_bytes;   /* kafka.message_max_bytes */
-    char *compression;        /* kafka.compression */
-    long linger_ms;           /* kafka.linger_ms */
-    char *admin_listen;       /* admin.listen */
-    char *log_level;          /* log.level */
-    long flush_timeout_ms;    /* shutdown.flush_timeout_ms */
-    long progress_ms;         /* progress.interval_ms */
+    char *roots;             /* watch.roots */
+    char *include;           /* watch.include */
+    char *exclude;           /* watch.exclude */
+    long rescan_ms;          /* watch.rescan_interval_ms */
+    char *ckpt_path;         /* checkpoint.path */
+    long ckpt_interval_ms;   /* checkpoint.interval_ms */
+    char *tenant;            /* tenant */
+    char *host;              /* host (default gethostname) */
+    char *user;              /* user (default the OS user) */
+    char *bootstrap;         /* kafka.bootstrap */
+    char *topic;             /* kafka.topic */
+    long max_inflight_bytes; /* kafka.max_inflight_bytes */
+    long message_max_bytes;  /* kafka.message_max_bytes */
+    char *compression;       /* kafka.compression */
+    long linger_ms;          /* kafka.linger_ms */
+    char *admin_listen;      /* admin.listen */
+    char *log_level;         /* log.level */
+    long flush_timeout_ms;   /* shutdown.flush_timeout_ms */
+    long progress_ms;        /* progress.interval_ms */
 };
 
 static const struct obs_cfg_opt prod_opts[] = {
@@ -90,24 +90,26 @@ static const struct obs_cfg_opt prod_opts[] = {
      offsetof(struct prod_config, ckpt_path), 0, 0, "checkpoint file (written atomically)"},
     {"checkpoint.interval_ms", OBS_CFG_INT, "200", offsetof(struct prod_config, ckpt_interval_ms), 10, 600000,
      "at most one checkpoint write per period while acks arrive"},
-    {"tenant", OBS_CFG_STR, "default", offsetof(struct prod_config, tenant), 0, 0, "tenant id of every record"},
+    {"tenant", OBS_CFG_STR, "default", offsetof(struct prod_config, tenant), 0, 0,
+     "tenant id of every record"},
     {"host", OBS_CFG_STR, NULL, offsetof(struct prod_config, host), 0, 0, "host name (default: gethostname)"},
     {"user", OBS_CFG_STR, NULL, offsetof(struct prod_config, user), 0, 0, "user name (default: the OS user)"},
     {"kafka.bootstrap", OBS_CFG_STR, "127.0.0.1:19092", offsetof(struct prod_config, bootstrap), 0, 0,
      "Kafka bootstrap servers"},
     {"kafka.topic", OBS_CFG_STR, "observatory.session-events", offsetof(struct prod_config, topic), 0, 0,
      "events topic"},
-    {"kafka.max_inflight_bytes", OBS_CFG_INT, "67108864", offsetof(struct prod_config, max_inflight_bytes), 65536,
-     LONG_MAX, "stop reading while this many record bytes wait for acknowledgement"},
-    {"kafka.message_max_bytes", OBS_CFG_INT, "1000000", offsetof(struct prod_config, message_max_bytes), 16384,
-     1000000000, "largest record; longer lines become an observatory-oversize record"},
+    {"kafka.max_inflight_bytes", OBS_CFG_INT, "67108864", offsetof(struct prod_config, max_inflight_bytes),
+     65536, LONG_MAX, "stop reading while this many record bytes wait for acknowledgement"},
+    {"kafka.message_max_bytes", OBS_CFG_INT, "1000000", offsetof(struct prod_config, message_max_bytes),
+     16384, 1000000000, "largest record; longer lines become an observatory-oversize record"},
     {"kafka.compression", OBS_CFG_STR, "lz4", offsetof(struct prod_config, compression), 0, 0,
      "none|gzip|snappy|lz4|zstd"},
     {"kafka.linger_ms", OBS_CFG_INT, "5", offsetof(struct prod_config, linger_ms), 0, 10000,
      "batching delay (librdkafka linger.ms)"},
     {"admin.listen", OBS_CFG_STR, "127.0.0.1:9101", offsetof(struct prod_config, admin_listen), 0, 0,
      "host:port of /healthz /readyz /metrics (off disables)"},
-    {"log.level", OBS_CFG_STR, "info", offsetof(struct prod_config, log_level), 0, 0, "debug|info|warn|error"},
+    {"log.level", OBS_CFG_STR, "info", offsetof(struct prod_config, log_level), 0, 0,
+     "debug|info|warn|error"},
     {"shutdown.flush_timeout_ms", OBS_CFG_INT, "10000", offsetof(struct prod_config, flush_timeout_ms), 0,
      3600000, "on SIGTERM, wait at most this long for outstanding acknowledgements"},
     {"progress.interval_ms", OBS_CFG_INT, "5000", offsetof(struct prod_config, progress_ms), 100, 3600000,
@@ -166,35 +168,35 @@ struct prod_watch {
 };
 
 struct prod {
-    struct prod_config cfg;         /* settings */
-    struct obs_kv_list kv;          /* kafka.rdkafka.* pass-through */
-    int once;                       /* --once */
-    char *roots[MAX_ROOTS];         /* expanded roots (owned) */
-    int nroots;                     /* count */
-    char ckpt_path[4096];           /* expanded checkpoint path */
-    struct prod_ckpt loaded;        /* checkpoint read at start-up */
+    struct prod_config cfg;                /* settings */
+    struct obs_kv_list kv;                 /* kafka.rdkafka.* pass-through */
+    int once;                              /* --once */
+    char *roots[MAX_ROOTS];                /* expanded roots (owned) */
+    int nroots;                            /* count */
+    char ckpt_path[4096];                  /* expanded checkpoint path */
+    struct prod_ckpt loaded;               /* checkpoint read at start-up */
     struct prod_file *files[FILE_BUCKETS]; /* hash of followed files */
-    long nfiles;                    /* files followed */
-    unsigned scan_gen;              /* rescan counter */
-    struct prod_watch *watches;     /* inotify watches (owned) */
-    size_t nwatches, capwatches;    /* count, allocated */
-    int ifd;                        /* inotify fd or -1 */
-    int sfd;                        /* signalfd or -1 */
-    int kpipe[2];                   /* librdkafka wake-up pipe */
-    rd_kafka_t *rk;                 /* producer */
-    rd_kafka_topic_t *rkt;          /* topic handle */
-    struct obs_codec *codec;        /* Avro encoder */
-    struct obs_admin *admin;        /* admin port */
-    pthread_t meta_thread;          /* readiness probe */
-    int meta_started;               /* 1 when meta_thread runs */
-    atomic_int ready;               /* first metadata request succeeded */
-    atomic_int fatal;               /* librdkafka fatal error seen */
-    atomic_int stop;                /* shutdown requested */
-    long inflight;                  /* messages in librdkafka */
-    long inflight_bytes;            /* their record bytes */
-    int ckpt_dirty;                 /* offsets changed since the last write */
-    long delivery_failures;         /* failed deliveries (for --once exit code) */
-    size_t max_line;                /* longer lines are oversize */
+    long nfiles;                           /* files followed */
+    unsigned scan_gen;                     /* rescan counter */
+    struct prod_watch *watches;            /* inotify watches (owned) */
+    size_t nwatches, capwatches;           /* count, allocated */
+    int ifd;                               /* inotify fd or -1 */
+    int sfd;                               /* signalfd or -1 */
+    int kpipe[2];                          /* librdkafka wake-up pipe */
+    rd_kafka_t *rk;                        /* producer */
+    rd_kafka_topic_t *rkt;                 /* topic handle */
+    struct obs_codec *codec;               /* Avro encoder */
+    struct obs_admin *admin;               /* admin port */
+    pthread_t meta_thread;                 /* readiness probe */
+    int meta_started;                      /* 1 when meta_thread runs */
+    atomic_int ready;                      /* first metadata request succeeded */
+    atomic_int fatal;                      /* librdkafka fatal error seen */
+    atomic_int stop;                       /* shutdown requested */
+    long inflight;                         /* messages in librdkafka */
+    long inflight_bytes;                   /* their record bytes */
+    int ckpt_dirty;                        /* offsets changed since the last write */
+    long delivery_failures;                /* failed deliveries (for --once exit code) */
+    size_t max_line;                       /* longer lines are oversize */
     /* totals for the summary */
     uint64_t lines, bytes, oversize;
     /* metrics */
@@ -206,7 +208,8 @@ struct prod {
 
 static unsigned path_hash(const char *s) {
     unsigned h = 2166136261u;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
     return h % FILE_BUCKETS;
 }
 
@@ -249,7 +252,8 @@ static struct prod_file *file_add(struct prod *p, const char *path, const char *
         file_free(pf);
         return NULL;
     }
-    if (prod_session_id(rel, pf->session, sizeof(pf->session)) < 0) obs_strlcpy(pf->session, rel, sizeof(pf->session));
+    if (prod_session_id(rel, pf->session, sizeof(pf->session)) < 0)
+        obs_strlcpy(pf->session, rel, sizeof(pf->session));
     prod_splitter_init(&pf->sp, 0, p->max_line);
     struct prod_ckpt_entry *e = prod_ckpt_find(&p->loaded, path);
     if (e) {
@@ -273,7 +277,8 @@ static struct prod_file *file_add(struct prod *p, const char *path, const char *
 
 static void file_remove(struct prod *p, struct prod_file *pf) {
     struct prod_file **pp = &p->files[path_hash(pf->path)];
-    while (*pp && *pp != pf) pp = &(*pp)->next;
+    while (*pp && *pp != pf)
+        pp = &(*pp)->next;
     if (*pp) *pp = pf->next;
     p->nfiles--;
     p->ckpt_dirty = 1;
@@ -362,8 +367,8 @@ static rd_kafka_resp_err_t produce(struct prod *p, struct prod_msg *m, const str
     for (;;) {
         rd_kafka_resp_err_t err = rd_kafka_producev(
             p->rk, RD_KAFKA_V_RKT(p->rkt), RD_KAFKA_V_KEY(m->pf->session, strlen(m->pf->session)),
-            RD_KAFKA_V_VALUE((void *)val, vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(m),
-            RD_KAFKA_V_END);
+            RD_KAFKA_V_VALUE((void *)val, vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_OPAQUE(m), RD_KAFKA_V_END);
         if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             rd_kafka_poll(p->rk, 50); /* serve delivery reports, then retry */
             check_signal(p);          /* a stop must not wait for a slow broker */
@@ -396,8 +401,9 @@ static rd_kafka_resp_err_t produce_oversize(struct prod *p, struct prod_msg *m) 
                      "{\"type\":\"observatory-oversize\",\"source_path\":\"%s\",\"source_offset\":%" PRIu64
                      ",\"bytes\":%" PRIu64 "}",
                      esc, m->offset, m->bytes);
-    obs_error("publish", "%s: line at offset %" PRIu64 " has %" PRIu64
-                         " bytes, over the %zu-byte limit: publishing an observatory-oversize record instead",
+    obs_error("publish",
+              "%s: line at offset %" PRIu64 " has %" PRIu64
+              " bytes, over the %zu-byte limit: publishing an observatory-oversize record instead",
               m->pf->path, m->offset, m->bytes, p->max_line);
     obs_metric_inc(p->m_oversize);
     p->oversize++;
@@ -405,10 +411,20 @@ static rd_kafka_resp_err_t produce_oversize(struct prod *p, struct prod_msg *m) 
     char eid[PROD_EVENT_ID_LEN];
     prod_event_id(p->cfg.tenant, p->cfg.host, m->pf->rel, m->pf->file_id, (int64_t)m->offset, eid);
     struct obs_event ev = {
-        .event_id = eid, .tenant = p->cfg.tenant, .host = p->cfg.host, .user = p->cfg.user,
-        .source_path = m->pf->rel, .file_id = m->pf->file_id, .source_offset = (int64_t)m->offset,
-        .session_id = m->pf->session, .event_time_ms = OBS_EVENT_TIME_NULL, .observed_time_ms = obs_now_ms(),
-        .agent = "claude-code", .producer_version = OBS_VERSION, .payload = payload, .payload_len = (size_t)n,
+        .event_id = eid,
+        .tenant = p->cfg.tenant,
+        .host = p->cfg.host,
+        .user = p->cfg.user,
+        .source_path = m->pf->rel,
+        .file_id = m->pf->file_id,
+        .source_offset = (int64_t)m->offset,
+        .session_id = m->pf->session,
+        .event_time_ms = OBS_EVENT_TIME_NULL,
+        .observed_time_ms = obs_now_ms(),
+        .agent = "claude-code",
+        .producer_version = OBS_VERSION,
+        .payload = payload,
+        .payload_len = (size_t)n,
     };
     return produce(p, m, &ev);
 }
@@ -441,17 +457,27 @@ static int on_line(void *ud, const struct prod_line *l) {
         char eid[PROD_EVENT_ID_LEN];
         prod_event_id(p->cfg.tenant, p->cfg.host, pf->rel, pf->file_id, (int64_t)l->offset, eid);
         struct obs_event ev = {
-            .event_id = eid, .tenant = p->cfg.tenant, .host = p->cfg.host, .user = p->cfg.user,
-            .source_path = pf->rel, .file_id = pf->file_id, .source_offset = (int64_t)l->offset,
-            .session_id = pf->session, .event_time_ms = OBS_EVENT_TIME_NULL, .observed_time_ms = obs_now_ms(),
-            .agent = "claude-code", .producer_version = OBS_VERSION, .payload = l->data, .payload_len = l->len,
+            .event_id = eid,
+            .tenant = p->cfg.tenant,
+            .host = p->cfg.host,
+            .user = p->cfg.user,
+            .source_path = pf->rel,
+            .file_id = pf->file_id,
+            .source_offset = (int64_t)l->offset,
+            .session_id = pf->session,
+            .event_time_ms = OBS_EVENT_TIME_NULL,
+            .observed_time_ms = obs_now_ms(),
+            .agent = "claude-code",
+            .producer_version = OBS_VERSION,
+            .payload = l->data,
+            .payload_len = l->len,
         };
         err = produce(p, m, &ev);
         if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) { /* envelope pushed it over */
             m = calloc(1, sizeof(*m));
             if (!m) return -1;
-            *m = (struct prod_msg){.pf = pf, .seq = seq, .offset = l->offset, .bytes = l->bytes,
-                                   .t_read = obs_mono_s()};
+            *m = (struct prod_msg){
+                .pf = pf, .seq = seq, .offset = l->offset, .bytes = l->bytes, .t_read = obs_mono_s()};
             err = produce_oversize(p, m);
         }
     }
@@ -534,8 +560,10 @@ static void file_pump(struct prod *p, struct prod_file *pf, size_t budget) {
     pf->dirty = 0;
     int fd = open(pf->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
-        if (errno == ENOENT) pf->gone = 1;
-        else obs_warn("file", "%s: %s", pf->path, strerror(errno));
+        if (errno == ENOENT)
+            pf->gone = 1;
+        else
+            obs_warn("file", "%s: %s", pf->path, strerror(errno));
         return;
     }
     struct stat st;
@@ -548,15 +576,17 @@ static void file_pump(struct prod *p, struct prod_file *pf, size_t budget) {
     if (span) prod_fingerprint(head, span, fp);
     pf->size = (uint64_t)st.st_size;
     if (pf->fp[0] || pf->read_off > 0) {
-        enum prod_file_change ch = prod_file_compare(pf->dev, pf->ino, pf->fp, pf->read_off, (uint64_t)st.st_dev,
-                                                     (uint64_t)st.st_ino, fp, (uint64_t)st.st_size);
+        enum prod_file_change ch =
+            prod_file_compare(pf->dev, pf->ino, pf->fp, pf->read_off, (uint64_t)st.st_dev,
+                              (uint64_t)st.st_ino, fp, (uint64_t)st.st_size);
         if (ch != PROD_FILE_SAME) {
             if (pf->inflight > 0) { /* let the old file's reports land first */
                 pf->dirty = 1;
                 goto out;
             }
-            obs_warn("file", "%s: %s (was %" PRIu64 ":%" PRIu64 ":%s at offset %" PRIu64 ", now %" PRIu64
-                             ":%" PRIu64 ":%s, %" PRIu64 " bytes): reading it again from offset 0",
+            obs_warn("file",
+                     "%s: %s (was %" PRIu64 ":%" PRIu64 ":%s at offset %" PRIu64 ", now %" PRIu64 ":%" PRIu64
+                     ":%s, %" PRIu64 " bytes): reading it again from offset 0",
                      pf->path, prod_file_change_name(ch), pf->dev, pf->ino, pf->fp[0] ? pf->fp : "-",
                      pf->read_off, (uint64_t)st.st_dev, (uint64_t)st.st_ino, fp[0] ? fp : "-",
                      (uint64_t)st.st_size);
@@ -615,12 +645,13 @@ static void file_seen(struct prod *p, const char *path, const char *rel, const s
 static void watch_add(struct prod *p, int root, const char *dir) {
     if (p->ifd < 0) return;
     int wd = inotify_add_watch(p->ifd, dir,
-                               IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
-                                   IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR);
+                               IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
+                                   IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR);
     if (wd < 0) {
         static int warned;
-        if (!warned++) obs_warn("watch", "%s: inotify: %s (the periodic rescan still finds changes)", dir,
-                                strerror(errno));
+        if (!warned++)
+            obs_warn("watch", "%s: inotify: %s (the periodic rescan still finds changes)", dir,
+                     strerror(errno));
         return;
     }
     for (size_t i = 0; i < p->nwatches; i++)
@@ -646,8 +677,10 @@ static void scan_dir(struct prod *p, int root, const char *dir, int depth) {
     if (depth > 64) return;
     DIR *d = opendir(dir);
     if (!d) {
-        if (depth == 0 && errno == ENOENT) obs_debug("watch", "%s does not exist (yet)", dir);
-        else if (errno != ENOENT) obs_warn("watch", "%s: %s", dir, strerror(errno));
+        if (depth == 0 && errno == ENOENT)
+            obs_debug("watch", "%s does not exist (yet)", dir);
+        else if (errno != ENOENT)
+            obs_warn("watch", "%s: %s", dir, strerror(errno));
         return;
     }
     watch_add(p, root, dir);
@@ -659,15 +692,18 @@ static void scan_dir(struct prod *p, int root, const char *dir, int depth) {
         if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= sizeof(path)) continue;
         struct stat st;
         if (lstat(path, &st) < 0) continue;
-        if (S_ISDIR(st.st_mode)) scan_dir(p, root, path, depth + 1);
-        else if (S_ISREG(st.st_mode) && want_file(p, path + rootlen + 1)) file_seen(p, path, path + rootlen + 1, &st);
+        if (S_ISDIR(st.st_mode))
+            scan_dir(p, root, path, depth + 1);
+        else if (S_ISREG(st.st_mode) && want_file(p, path + rootlen + 1))
+            file_seen(p, path, path + rootlen + 1, &st);
     }
     closedir(d);
 }
 
 static void rescan(struct prod *p) {
     p->scan_gen++;
-    for (int r = 0; r < p->nroots; r++) scan_dir(p, r, p->roots[r], 0);
+    for (int r = 0; r < p->nroots; r++)
+        scan_dir(p, r, p->roots[r], 0);
     for (int b = 0; b < FILE_BUCKETS; b++) /* not seen: check whether it is gone */
         for (struct prod_file *pf = p->files[b]; pf; pf = pf->next)
             if (pf->scan_gen != p->scan_gen) {
@@ -711,8 +747,10 @@ static void on_inotify(struct prod *p) {
             struct stat st;
             if (lstat(path, &st) < 0) continue;
             const char *rel = path + strlen(p->roots[w->root]) + 1;
-            if (S_ISDIR(st.st_mode)) scan_dir(p, w->root, path, 1);
-            else if (S_ISREG(st.st_mode) && want_file(p, rel)) file_seen(p, path, rel, &st);
+            if (S_ISDIR(st.st_mode))
+                scan_dir(p, w->root, path, 1);
+            else if (S_ISREG(st.st_mode) && want_file(p, rel))
+                file_seen(p, path, rel, &st);
         }
     }
 }
@@ -727,10 +765,12 @@ static void *meta_probe(void *arg) {
         if (rd_kafka_metadata(p->rk, 0, p->rkt, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
             if (md->topic_cnt == 1 && md->topics[0].err)
                 obs_warn("kafka", "topic %s: %s", p->cfg.topic, rd_kafka_err2str(md->topics[0].err));
-            else atomic_store(&p->ready, 1);
+            else
+                atomic_store(&p->ready, 1);
             rd_kafka_metadata_destroy(md);
         }
-        for (int i = 0; i < 10 && !atomic_load(&p->stop) && !atomic_load(&p->ready); i++) usleep(100000);
+        for (int i = 0; i < 10 && !atomic_load(&p->stop) && !atomic_load(&p->ready); i++)
+            usleep(100000);
     }
     return NULL;
 }
@@ -787,7 +827,8 @@ static int pump_all(struct prod *p) {
     int more = 0;
     for (int b = 0; b < FILE_BUCKETS; b++)
         for (struct prod_file *pf = p->files[b]; pf; pf = pf->next) {
-            if (p->inflight_bytes >= p->cfg.max_inflight_bytes || atomic_load(&p->stop) || atomic_load(&p->fatal))
+            if (p->inflight_bytes >= p->cfg.max_inflight_bytes || atomic_load(&p->stop) ||
+                atomic_load(&p->fatal))
                 return 1;
             if (pf->dirty && !pf->gone) file_pump(p, pf, PUMP_BUDGET);
             if (pf->dirty && !pf->gone) more = 1;
@@ -844,7 +885,8 @@ static int run(struct prod *p) {
             if (!busy) break;
         }
         int timeout;
-        if (more && p->inflight_bytes < p->cfg.max_inflight_bytes) timeout = 0;
+        if (more && p->inflight_bytes < p->cfg.max_inflight_bytes)
+            timeout = 0;
         else {
             double next = next_ckpt < next_progress ? next_ckpt : next_progress;
             if (!p->once && next_rescan < next) next = next_rescan;
@@ -944,9 +986,11 @@ static void prod_destroy(struct prod *p) {
             p->files[b] = pf->next;
             file_free(pf);
         }
-    for (size_t i = 0; i < p->nwatches; i++) free(p->watches[i].path);
+    for (size_t i = 0; i < p->nwatches; i++)
+        free(p->watches[i].path);
     free(p->watches);
-    for (int i = 0; i < p->nroots; i++) free(p->roots[i]);
+    for (int i = 0; i < p->nroots; i++)
+        free(p->roots[i]);
     prod_ckpt_free(&p->loaded);
     obs_codec_destroy(p->codec);
     obs_config_free(prod_opts, &p->cfg, &p->kv);
@@ -956,7 +1000,8 @@ static void prod_destroy(struct prod *p) {
 static int finish_config(struct prod *p) {
     int bad = 0;
     if (obs_log_set_level_name(p->cfg.log_level) < 0) {
-        fprintf(stderr, PROG ": config: log.level: unknown level '%s' (debug|info|warn|error)\n", p->cfg.log_level);
+        fprintf(stderr, PROG ": config: log.level: unknown level '%s' (debug|info|warn|error)\n",
+                p->cfg.log_level);
         bad++;
     }
     if (!p->cfg.host || !*p->cfg.host) {
@@ -976,14 +1021,19 @@ static int finish_config(struct prod *p) {
     if (!*p->cfg.include) fprintf(stderr, PROG ": config: watch.include: must not be empty\n"), bad++;
     static const char *codecs[] = {"none", "gzip", "snappy", "lz4", "zstd", NULL};
     int ok = 0;
-    for (int i = 0; codecs[i]; i++) ok |= strcmp(codecs[i], p->cfg.compression) == 0;
-    if (!ok) fprintf(stderr, PROG ": config: kafka.compression: '%s' is not none|gzip|snappy|lz4|zstd\n",
-                     p->cfg.compression), bad++;
+    for (int i = 0; codecs[i]; i++)
+        ok |= strcmp(codecs[i], p->cfg.compression) == 0;
+    if (!ok)
+        fprintf(stderr, PROG ": config: kafka.compression: '%s' is not none|gzip|snappy|lz4|zstd\n",
+                p->cfg.compression),
+            bad++;
     char *roots = strdup(p->cfg.roots), *save = NULL;
     for (char *r = strtok_r(roots, ",", &save); r; r = strtok_r(NULL, ",", &save)) {
-        while (*r == ' ') r++;
+        while (*r == ' ')
+            r++;
         size_t l = strlen(r);
-        while (l > 0 && (r[l - 1] == ' ' || r[l - 1] == '/')) r[--l] = '\0';
+        while (l > 0 && (r[l - 1] == ' ' || r[l - 1] == '/'))
+            r[--l] = '\0';
         if (!l) continue;
         char path[PATH_MAX];
         if (p->nroots == MAX_ROOTS || prod_expand_home(r, path, sizeof(path)) < 0) {
@@ -1011,15 +1061,16 @@ static void register_metrics(struct prod *p) {
     p->m_latency = obs_metrics_histogram("observatory_producer_delivery_latency_seconds", NULL,
                                          "from reading a line to its acknowledgement", obs_latency_buckets,
                                          obs_latency_nbuckets);
-    p->m_queue = obs_metrics_gauge("observatory_producer_queue_depth", NULL, "records waiting for acknowledgement");
+    p->m_queue =
+        obs_metrics_gauge("observatory_producer_queue_depth", NULL, "records waiting for acknowledgement");
     p->m_files = obs_metrics_gauge("observatory_producer_files_tracked", NULL, "files followed");
     p->m_behind = obs_metrics_gauge("observatory_producer_bytes_behind", NULL,
                                     "sum over files of size minus acknowledged offset");
     p->m_oversize = obs_metrics_counter("observatory_producer_oversize_lines_total", NULL,
                                         "lines over the message limit, replaced by an oversize record");
     p->m_blank = obs_metrics_counter("observatory_producer_blank_lines_total", NULL, "empty lines skipped");
-    p->m_ckpt_writes = obs_metrics_counter("observatory_producer_checkpoint_writes_total", NULL,
-                                           "checkpoint files written");
+    p->m_ckpt_writes =
+        obs_metrics_counter("observatory_producer_checkpoint_writes_total", NULL, "checkpoint files written");
     p->m_truncated = obs_metrics_counter("observatory_producer_files_truncated_total", NULL,
                                          "files found shorter than their offset (re-read from 0)");
     p->m_replaced = obs_metrics_counter("observatory_producer_files_replaced_total", NULL,
@@ -1040,11 +1091,21 @@ int main(int argc, char **argv) {
     p->ifd = p->sfd = -1;
     while ((c = getopt_long(argc, argv, "c:hV", longopts, NULL)) != -1) {
         switch (c) {
-        case 'c': cfg_path = optarg; break;
-        case 'o': p->once = 1; break;
-        case 'h': usage(stdout); return 0;
-        case 'V': printf(PROG " %s\n", OBS_VERSION); return 0;
-        default: usage(stderr); return 2;
+        case 'c':
+            cfg_path = optarg;
+            break;
+        case 'o':
+            p->once = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf(PROG " %s\n", OBS_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind < argc) {
@@ -1071,7 +1132,8 @@ int main(int argc, char **argv) {
         rc = 1;
         goto done;
     }
-    if (!(p->codec = obs_codec_create(errstr, sizeof(errstr))) || setup_kafka(p, errstr, sizeof(errstr)) < 0) {
+    if (!(p->codec = obs_codec_create(errstr, sizeof(errstr))) ||
+        setup_kafka(p, errstr, sizeof(errstr)) < 0) {
         obs_error("start", "%s", errstr);
         rc = 1;
         goto done;
@@ -1099,13 +1161,15 @@ int main(int argc, char **argv) {
     }
     rd_kafka_poll(p->rk, 0);
     if (p->inflight > 0)
-        obs_warn("stop", "%ld record(s) not acknowledged; they will be re-read from the checkpoint", p->inflight);
+        obs_warn("stop", "%ld record(s) not acknowledged; they will be re-read from the checkpoint",
+                 p->inflight);
     if (ckpt_write(p) < 0) rc = 1;
     if (atomic_load(&p->fatal)) rc = 1;
     if (p->once) {
         if (p->delivery_failures > 0) rc = 1;
-        fprintf(stderr, "summary: files=%ld lines=%" PRIu64 " bytes=%" PRIu64 " oversize=%" PRIu64
-                        " delivery_errors=%ld seconds=%.2f\n",
+        fprintf(stderr,
+                "summary: files=%ld lines=%" PRIu64 " bytes=%" PRIu64 " oversize=%" PRIu64
+                " delivery_errors=%ld seconds=%.2f\n",
                 p->nfiles, p->lines, p->bytes, p->oversize, p->delivery_failures, obs_mono_s() - t0);
     }
     obs_info("stop", "done: %" PRIu64 " lines, %" PRIu64 " bytes published", p->lines, p->bytes);

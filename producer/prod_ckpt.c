@@ -40,7 +40,8 @@ struct prod_ckpt_entry *prod_ckpt_find(struct prod_ckpt *c, const char *path) {
 }
 
 void prod_ckpt_free(struct prod_ckpt *c) {
-    for (size_t i = 0; i < c->n; i++) free(c->items[i].path);
+    for (size_t i = 0; i < c->n; i++)
+        free(c->items[i].path);
     free(c->items);
     c->items = NULL;
     c->n = c->cap = 0;
@@ -65,9 +66,12 @@ static int make_parent(const char *path) {
 
 static void put_escaped(FILE *f, const char *s) {
     for (; *s; s++) {
-        if (*s == '\\') fputs("\\\\", f);
-        else if (*s == '\n') fputs("\\n", f);
-        else fputc(*s, f);
+        if (*s == '\\')
+            fputs("\\\\", f);
+        else if (*s == '\n')
+            fputs("\\n", f);
+        else
+            fputc(*s, f);
     }
 }
 
@@ -118,8 +122,10 @@ int prod_ckpt_write(const char *path, const struct prod_ckpt_entry *e, size_t n,
     }
     return 0;
 err:
-    if (f) fclose(f);
-    else if (fd >= 0) close(fd);
+    if (f)
+        fclose(f);
+    else if (fd >= 0)
+        close(fd);
     unlink(tmp);
     return -1;
 }
@@ -150,9 +156,12 @@ int prod_ckpt_read(const char *path, struct prod_ckpt *c, char *errstr, size_t e
         }
         char *p = line + used, *q = p; /* unescape the path in place */
         for (; *p; p++) {
-            if (*p == '\\' && p[1] == 'n') *q++ = '\n', p++;
-            else if (*p == '\\' && p[1] == '\\') *q++ = '\\', p++;
-            else *q++ = *p;
+            if (*p == '\\' && p[1] == 'n')
+                *q++ = '\n', p++;
+            else if (*p == '\\' && p[1] == '\\')
+                *q++ = '\\', p++;
+            else
+                *q++ = *p;
         }
         *q = '\0';
         if (prod_ckpt_add(c, line + used, dev, ino, strcmp(fp, "-") == 0 ? "" : fp, off) < 0) {

@@ -16,11 +16,11 @@
 #include <stdint.h>
 
 struct prod_ckpt_entry {
-    char *path;            /* absolute path (owned by the list) */
-    uint64_t dev;          /* st_dev */
-    uint64_t ino;          /* st_ino */
-    char fp[PROD_FP_LEN];  /* fingerprint, "" when not yet known */
-    uint64_t offset;       /* every byte before it is acknowledged by Kafka */
+    char *path;           /* absolute path (owned by the list) */
+    uint64_t dev;         /* st_dev */
+    uint64_t ino;         /* st_ino */
+    char fp[PROD_FP_LEN]; /* fingerprint, "" when not yet known */
+    uint64_t offset;      /* every byte before it is acknowledged by Kafka */
 };
 
 struct prod_ckpt {
@@ -39,8 +39,8 @@ void prod_ckpt_free(struct prod_ckpt *c);
 
 /* Write n entries to path atomically, creating the parent directory.
  * 0, or -1 with errstr. */
-int prod_ckpt_write(const char *path, const struct prod_ckpt_entry *e, size_t n, char *errstr,
-                    size_t errlen) __attribute__((warn_unused_result));
+int prod_ckpt_write(const char *path, const struct prod_ckpt_entry *e, size_t n, char *errstr, size_t errlen)
+    __attribute__((warn_unused_result));
 /* Read path into c (appending). A missing file is not an error (c stays
  * empty). -1 with errstr on an unreadable or malformed file. */
 int prod_ckpt_read(const char *path, struct prod_ckpt *c, char *errstr, size_t errlen)

@@ -62,8 +62,10 @@ int prod_glob_match_list(const char *list, const char *rel) {
     while (*p) {
         const char *comma = strchr(p, ',');
         size_t l = comma ? (size_t)(comma - p) : strlen(p);
-        while (l > 0 && (*p == ' ' || *p == '\t')) p++, l--;
-        while (l > 0 && (p[l - 1] == ' ' || p[l - 1] == '\t')) l--;
+        while (l > 0 && (*p == ' ' || *p == '\t'))
+            p++, l--;
+        while (l > 0 && (p[l - 1] == ' ' || p[l - 1] == '\t'))
+            l--;
         if (l > 0 && l < sizeof(pat)) {
             memcpy(pat, p, l);
             pat[l] = '\0';
@@ -121,9 +123,12 @@ enum prod_file_change prod_file_compare(uint64_t old_dev, uint64_t old_ino, cons
 
 const char *prod_file_change_name(enum prod_file_change c) {
     switch (c) {
-    case PROD_FILE_SAME: return "same";
-    case PROD_FILE_TRUNCATED: return "truncated";
-    case PROD_FILE_REPLACED: return "replaced";
+    case PROD_FILE_SAME:
+        return "same";
+    case PROD_FILE_TRUNCATED:
+        return "truncated";
+    case PROD_FILE_REPLACED:
+        return "replaced";
     }
     return "?";
 }

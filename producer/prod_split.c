@@ -27,7 +27,8 @@ void prod_splitter_free(struct prod_splitter *sp) {
 static int carry(struct prod_splitter *sp, const char *d, size_t n) {
     if (sp->len + n > sp->cap) {
         size_t cap = sp->cap ? sp->cap : 4096;
-        while (cap < sp->len + n) cap *= 2;
+        while (cap < sp->len + n)
+            cap *= 2;
         char *b = realloc(sp->buf, cap);
         if (!b) return -1;
         sp->buf = b;

@@ -26,13 +26,13 @@ struct prod_line {
 typedef int (*prod_line_fn)(void *ud, const struct prod_line *line);
 
 struct prod_splitter {
-    char *buf;          /* carry: bytes of the current incomplete line (owned) */
-    size_t len;         /* bytes in buf */
-    size_t cap;         /* allocated size of buf */
-    uint64_t line_off;  /* file offset of the current line's first byte */
-    size_t max_line;    /* longer lines are reported as oversize */
-    int skipping;       /* 1 while inside an oversize line */
-    uint64_t skip_len;  /* bytes of that oversize line so far */
+    char *buf;         /* carry: bytes of the current incomplete line (owned) */
+    size_t len;        /* bytes in buf */
+    size_t cap;        /* allocated size of buf */
+    uint64_t line_off; /* file offset of the current line's first byte */
+    size_t max_line;   /* longer lines are reported as oversize */
+    int skipping;      /* 1 while inside an oversize line */
+    uint64_t skip_len; /* bytes of that oversize line so far */
 };
 
 /* Start at file offset off. */

@@ -27,14 +27,17 @@ int main(void) {
     CHECK(prod_ckpt_read(path, &r, errstr, sizeof(errstr)) == 0 && r.n == 0, "missing file reads as empty");
     CHECK(prod_ckpt_add(&c, "/root/p/s.jsonl", 2049, 123456, "0123456789abcdef", 4096) == 0, "add 1");
     CHECK(prod_ckpt_add(&c, "/root/p with space/s\nnl\\.jsonl", 1, 2, "", 0) == 0, "add 2 (odd path)");
-    CHECK(prod_ckpt_write(path, c.items, c.n, errstr, sizeof(errstr)) == 0, "write creates parents: %s", errstr);
+    CHECK(prod_ckpt_write(path, c.items, c.n, errstr, sizeof(errstr)) == 0, "write creates parents: %s",
+          errstr);
     CHECK(prod_ckpt_read(path, &r, errstr, sizeof(errstr)) == 0, "read back");
     CHECK(r.n == 2, "two entries");
     struct prod_ckpt_entry *e = prod_ckpt_find(&r, "/root/p/s.jsonl");
-    CHECK(e && e->dev == 2049 && e->ino == 123456 && e->offset == 4096 && strcmp(e->fp, "0123456789abcdef") == 0,
+    CHECK(e && e->dev == 2049 && e->ino == 123456 && e->offset == 4096 &&
+              strcmp(e->fp, "0123456789abcdef") == 0,
           "entry 1 round trip");
     e = prod_ckpt_find(&r, "/root/p with space/s\nnl\\.jsonl");
-    CHECK(e && e->dev == 1 && e->ino == 2 && e->offset == 0 && e->fp[0] == '\0', "entry 2 round trip (escapes)");
+    CHECK(e && e->dev == 1 && e->ino == 2 && e->offset == 0 && e->fp[0] == '\0',
+          "entry 2 round trip (escapes)");
     prod_ckpt_free(&r);
 
     /* atomic replace: a new write replaces the whole file, no temp left */
@@ -61,13 +64,13 @@ int main(void) {
     f = fopen(path, "w");
     fputs("# header\nnot a line\n", f);
     fclose(f);
-    CHECK(prod_ckpt_read(path, &r, errstr, sizeof(errstr)) == -1 && strstr(errstr, ":2:"), "malformed line reported: %s",
-          errstr);
+    CHECK(prod_ckpt_read(path, &r, errstr, sizeof(errstr)) == -1 && strstr(errstr, ":2:"),
+          "malformed line reported: %s", errstr);
     prod_ckpt_free(&r);
 
     /* unwritable location */
-    CHECK(prod_ckpt_write("/proc/nope/x.checkpoint", c.items, c.n, errstr, sizeof(errstr)) == -1, "unwritable: %s",
-          errstr);
+    CHECK(prod_ckpt_write("/proc/nope/x.checkpoint", c.items, c.n, errstr, sizeof(errstr)) == -1,
+          "unwritable: %s", errstr);
     prod_ckpt_free(&c);
     unlink(path);
     OBS_TEST_END();

@@ -15,8 +15,10 @@ int main(void) {
     /* ccusage-20 path rule */
     CHECK_STR(sid("-Users-a-src-app/3f2a9c1e-7b4d.jsonl"), "3f2a9c1e-7b4d", "main file -> its stem");
     CHECK_STR(sid("-home-bob/9d3b/subagents/agent-a3f9c21.jsonl"), "9d3b", "subagents file -> session dir");
-    CHECK_STR(sid("-home-bob/9d3b/subagents/deeper/agent-x.jsonl"), "9d3b", "nested under subagents -> session dir");
-    CHECK_STR(sid("-Users-a/agent-e1c84ba5.jsonl"), "agent-e1c84ba5", "agent file directly in project dir -> its stem");
+    CHECK_STR(sid("-home-bob/9d3b/subagents/deeper/agent-x.jsonl"), "9d3b",
+              "nested under subagents -> session dir");
+    CHECK_STR(sid("-Users-a/agent-e1c84ba5.jsonl"), "agent-e1c84ba5",
+              "agent file directly in project dir -> its stem");
     CHECK_STR(sid("-Users-a/other/x.jsonl"), "other", "other layout -> parent dir name");
     CHECK_STR(sid("a/b/c/d/e.jsonl"), "d", "deep other layout -> parent dir name");
     CHECK_STR(sid("s.jsonl"), "s", "file directly in the root -> its stem");
@@ -64,10 +66,14 @@ int main(void) {
 
     /* change detection */
     CHECK(prod_file_compare(1, 2, "aa", 100, 1, 2, "aa", 150) == PROD_FILE_SAME, "grown file is the same");
-    CHECK(prod_file_compare(1, 2, "aa", 100, 1, 2, "aa", 100) == PROD_FILE_SAME, "unchanged file is the same");
-    CHECK(prod_file_compare(1, 2, "aa", 100, 1, 2, "aa", 50) == PROD_FILE_TRUNCATED, "shorter file is truncated");
-    CHECK(prod_file_compare(1, 2, "aa", 100, 1, 3, "aa", 150) == PROD_FILE_REPLACED, "other inode is replaced");
-    CHECK(prod_file_compare(1, 2, "aa", 100, 9, 2, "aa", 150) == PROD_FILE_REPLACED, "other device is replaced");
+    CHECK(prod_file_compare(1, 2, "aa", 100, 1, 2, "aa", 100) == PROD_FILE_SAME,
+          "unchanged file is the same");
+    CHECK(prod_file_compare(1, 2, "aa", 100, 1, 2, "aa", 50) == PROD_FILE_TRUNCATED,
+          "shorter file is truncated");
+    CHECK(prod_file_compare(1, 2, "aa", 100, 1, 3, "aa", 150) == PROD_FILE_REPLACED,
+          "other inode is replaced");
+    CHECK(prod_file_compare(1, 2, "aa", 100, 9, 2, "aa", 150) == PROD_FILE_REPLACED,
+          "other device is replaced");
     CHECK(prod_file_compare(1, 2, "aa", 100, 1, 2, "bb", 150) == PROD_FILE_REPLACED,
           "same inode, other first line is replaced (rewritten in place)");
     CHECK(prod_file_compare(1, 2, "", 0, 1, 2, "bb", 150) == PROD_FILE_SAME, "unknown old fp: same");
@@ -76,9 +82,11 @@ int main(void) {
     /* ~ expansion */
     char out[256];
     setenv("HOME", "/home/zed", 1);
-    CHECK(prod_expand_home("~/.claude/projects", out, sizeof(out)) == 0 && strcmp(out, "/home/zed/.claude/projects") == 0,
+    CHECK(prod_expand_home("~/.claude/projects", out, sizeof(out)) == 0 &&
+              strcmp(out, "/home/zed/.claude/projects") == 0,
           "~/ expands to $HOME");
-    CHECK(prod_expand_home("/abs", out, sizeof(out)) == 0 && strcmp(out, "/abs") == 0, "absolute path unchanged");
+    CHECK(prod_expand_home("/abs", out, sizeof(out)) == 0 && strcmp(out, "/abs") == 0,
+          "absolute path unchanged");
     CHECK(prod_expand_home("~", out, sizeof(out)) == 0 && strcmp(out, "/home/zed") == 0, "~ alone expands");
     OBS_TEST_END();
 }

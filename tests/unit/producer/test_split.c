@@ -15,8 +15,10 @@ struct got {
 
 static int on_line(void *ud, const struct prod_line *l) {
     struct got *g = ud;
-    if (l->oversize) snprintf(g->text[g->n], 64, "<OVERSIZE %llu>", (unsigned long long)l->bytes);
-    else snprintf(g->text[g->n], 64, "%.*s", (int)l->len, l->data);
+    if (l->oversize)
+        snprintf(g->text[g->n], 64, "<OVERSIZE %llu>", (unsigned long long)l->bytes);
+    else
+        snprintf(g->text[g->n], 64, "%.*s", (int)l->len, l->data);
     g->off[g->n] = l->offset;
     g->next[g->n] = l->next;
     g->n++;
@@ -66,17 +68,21 @@ int main(void) {
     g.n = 0;
     prod_splitter_free(&sp);
     prod_splitter_init(&sp, 0, 10);
-    CHECK(prod_splitter_feed(&sp, "ok\n0123456789", 13, on_line, &g) == 0 && g.n == 1, "10 bytes: not yet oversize");
-    CHECK(prod_splitter_feed(&sp, "ABCDEFGHIJ", 10, on_line, &g) == 0 && g.n == 1, "20 bytes, no newline: nothing");
+    CHECK(prod_splitter_feed(&sp, "ok\n0123456789", 13, on_line, &g) == 0 && g.n == 1,
+          "10 bytes: not yet oversize");
+    CHECK(prod_splitter_feed(&sp, "ABCDEFGHIJ", 10, on_line, &g) == 0 && g.n == 1,
+          "20 bytes, no newline: nothing");
     CHECK(sp.len == 0 && sp.skipping, "oversize bytes are not kept");
-    CHECK(prod_splitter_feed(&sp, "K\nnext\n", 7, on_line, &g) == 0 && g.n == 3, "oversize then a normal line");
+    CHECK(prod_splitter_feed(&sp, "K\nnext\n", 7, on_line, &g) == 0 && g.n == 3,
+          "oversize then a normal line");
     CHECK_STR(g.text[1], "<OVERSIZE 21>", "oversize reported with its length");
     CHECK(g.off[1] == 3 && g.next[1] == 25, "oversize offsets");
     CHECK_STR(g.text[2], "next", "line after the oversize one");
     CHECK(g.off[2] == 25, "offset after oversize");
     g.n = 0;
     prod_splitter_reset(&sp, 0);
-    CHECK(prod_splitter_feed(&sp, "0123456789\n", 11, on_line, &g) == 0 && g.n == 1 && strcmp(g.text[0], "0123456789") == 0,
+    CHECK(prod_splitter_feed(&sp, "0123456789\n", 11, on_line, &g) == 0 && g.n == 1 &&
+              strcmp(g.text[0], "0123456789") == 0,
           "exactly max_line bytes is not oversize");
 
     /* callback stops */

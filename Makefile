@@ -118,6 +118,10 @@ $(BUILD)/tests/unit/tools/%: $(BUILD)/obj/tests/unit/tools/%.o $(TOOLS_OBJ) $(LI
 	@mkdir -p $(dir $@)
 	$(QUIET_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The expected schema version is compiled into obs_pg.o: rebuild it when a
+# migration is added.
+$(BUILD)/obj/common/obs_pg.o: $(wildcard migrations/*.sql)
+
 # Objects need the generated schema header directory to exist.
 $(COMMON_OBJ) $(PRODUCER_OBJ) $(WORKERS_OBJ) $(API_OBJ): | $(BUILD)/gen/obs_schemas.c
 

@@ -141,6 +141,8 @@ def http_get(url, key=None, timeout=10):
             body, status, headers = r.read(), r.status, r.headers
     except urllib.error.HTTPError as e:
         body, status, headers = e.read(), e.code, e.headers
+    except (urllib.error.URLError, OSError) as e:  # refused, reset, timed out
+        return 0, str(e), None
     try:
         return status, json.loads(body), headers
     except ValueError:

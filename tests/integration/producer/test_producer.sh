@@ -221,4 +221,35 @@ check "live: exit status 0 after SIGTERM (got $rc)" [ "$rc" -eq 0 ]
 end=$(($(stat -c %s "$R/p/s.jsonl") - 11))
 check "live: checkpoint written at SIGTERM, before the partial line ($end)" grep -q " $end $R/p/s.jsonl\$" "$CK"
 
+# ---- 8. bad configuration, Kafka unreachable ----------------------------------------
+printf 'no.such.key = 1\nwatch.rescan_interval_ms = soon\n' >"$work/bad.conf"
+"$BIN" -c "$work/bad.conf" --once 2>"$work/bad.err"
+rc=$?
+check "config: bad file exits 2 (got $rc)" [ "$rc" -eq 2 ]
+check "config: one line per problem" [ "$(grep -c '^obs-producer: config: ' "$work/bad.err")" -eq 2 ]
+check "config: --help lists the settings" bash -c "'$BIN' --help | grep -q 'watch.rescan_interval_ms'"
+check "config: --version" bash -c "'$BIN' --version | grep -q '^obs-producer '"
+
+new_env down
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+dead=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+sed -i "s/^admin.listen = off/admin.listen = 127.0.0.1:$port/; s/^kafka.bootstrap = .*/kafka.bootstrap = 127.0.0.1:$dead/" "$CONF"
+echo "shutdown.flush_timeout_ms = 1000" >>"$CONF"
+mkdir -p "$R/p"
+printf '{"l":1}\n{"l":2}\n' >"$R/p/s.jsonl"
+"$BIN" -c "$CONF" 2>"$work/down.err" &
+pid=$!
+pids+=("$pid")
+answers() { curl -s -o /dev/null "http://127.0.0.1:$port/healthz"; }
+wait_until 15 answers
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")
+check "down: /readyz is 503 while Kafka is unreachable (got $code)" [ "$code" = 503 ]
+kill -TERM "$pid"
+exited() { ! kill -0 "$pid" 2>/dev/null; }
+check "down: SIGTERM stops within the flush timeout" wait_until 10 exited
+wait "$pid"
+rc=$?
+check "down: exit status 0 (got $rc)" [ "$rc" -eq 0 ]
+check "down: nothing acknowledged, so the checkpoint stays at 0" grep -q " 0 $R/p/s.jsonl\$" "$CK"
+
 finish

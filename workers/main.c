@@ -52,8 +52,8 @@ static const struct obs_cfg_opt wrk_opts[] = {
      "Kafka bootstrap servers"},
     {"kafka.topic", OBS_CFG_STR, "observatory.session-events", offsetof(struct wrk_config, topic), 0, 0,
      "topic to consume"},
-    {"kafka.dlq_topic", OBS_CFG_STR, "observatory.session-events.dlq", offsetof(struct wrk_config, dlq_topic), 0,
-     0, "dead-letter topic for poison records"},
+    {"kafka.dlq_topic", OBS_CFG_STR, "observatory.session-events.dlq", offsetof(struct wrk_config, dlq_topic),
+     0, 0, "dead-letter topic for poison records"},
     {"kafka.group", OBS_CFG_STR, "observatory-workers", offsetof(struct wrk_config, group), 0, 0,
      "consumer group id"},
     {"database.url", OBS_CFG_STR, NULL, offsetof(struct wrk_config, database_url), 0, 0,
@@ -72,11 +72,11 @@ static const struct obs_cfg_opt wrk_opts[] = {
 
 /* ---- process state ---------------------------------------------------------------- */
 
-static volatile sig_atomic_t g_stop;  /* SIGTERM/SIGINT seen */
-static atomic_int g_joined;           /* an assignment was received */
-static atomic_int g_db_up;            /* the store is connected */
-static int g_revoked;                 /* partitions revoked since the batch started (main thread) */
-static atomic_int g_dlq_failed;       /* DLQ deliveries that failed */
+static volatile sig_atomic_t g_stop; /* SIGTERM/SIGINT seen */
+static atomic_int g_joined;          /* an assignment was received */
+static atomic_int g_db_up;           /* the store is connected */
+static int g_revoked;                /* partitions revoked since the batch started (main thread) */
+static atomic_int g_dlq_failed;      /* DLQ deliveries that failed */
 
 static struct obs_metric *m_records, *m_inserted, *m_dupes, *m_dlq, *m_db_errors, *m_batch, *m_db_up;
 
@@ -111,7 +111,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
     } else {
         obs_info("group", "revoked %d partitions", parts->cnt);
         rd_kafka_resp_err_t e = rd_kafka_commit(rk, NULL, 0);
-        if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET) obs_warn("group", "commit on revoke: %s", rd_kafka_err2str(e));
+        if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            obs_warn("group", "commit on revoke: %s", rd_kafka_err2str(e));
         rd_kafka_assign(rk, NULL);
         g_revoked = 1;
     }
@@ -170,17 +171,19 @@ static int publish_dlq(rd_kafka_t *prod, const char *dlq, struct wrk_rec *recs, 
         char part[16], off[24];
         snprintf(part, sizeof(part), "%d", (int)r->partition);
         snprintf(off, sizeof(off), "%" PRId64, r->offset);
-        rd_kafka_resp_err_t e = rd_kafka_producev(
-            prod, RD_KAFKA_V_TOPIC(dlq), RD_KAFKA_V_KEY(m->key, m->key_len),
-            RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_HEADER("obs.reason", r->poison, -1), RD_KAFKA_V_HEADER("obs.source.topic", r->topic, -1),
-            RD_KAFKA_V_HEADER("obs.source.partition", part, -1), RD_KAFKA_V_HEADER("obs.source.offset", off, -1),
-            RD_KAFKA_V_END);
+        rd_kafka_resp_err_t e =
+            rd_kafka_producev(prod, RD_KAFKA_V_TOPIC(dlq), RD_KAFKA_V_KEY(m->key, m->key_len),
+                              RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_HEADER("obs.reason", r->poison, -1),
+                              RD_KAFKA_V_HEADER("obs.source.topic", r->topic, -1),
+                              RD_KAFKA_V_HEADER("obs.source.partition", part, -1),
+                              RD_KAFKA_V_HEADER("obs.source.offset", off, -1), RD_KAFKA_V_END);
         if (e) {
             obs_error("dlq", "produce: %s", rd_kafka_err2str(e));
             return -1;
         }
-        obs_warn("dlq", "partition %d offset %" PRId64 " to %s: %s", (int)r->partition, r->offset, dlq, r->poison);
+        obs_warn("dlq", "partition %d offset %" PRId64 " to %s: %s", (int)r->partition, r->offset, dlq,
+                 r->poison);
         sent++;
     }
     if (!sent) return 0;
@@ -192,21 +195,23 @@ static int publish_dlq(rd_kafka_t *prod, const char *dlq, struct wrk_rec *recs, 
 static void set_paused(rd_kafka_t *rk, int pause) {
     rd_kafka_topic_partition_list_t *parts = NULL;
     if (rd_kafka_assignment(rk, &parts) || !parts) return;
-    if (pause) rd_kafka_pause_partitions(rk, parts);
-    else rd_kafka_resume_partitions(rk, parts);
+    if (pause)
+        rd_kafka_pause_partitions(rk, parts);
+    else
+        rd_kafka_resume_partitions(rk, parts);
     rd_kafka_topic_partition_list_destroy(parts);
 }
 
 /* ---- the loop ------------------------------------------------------------------------ */
 
 struct wrk_ctx {
-    struct wrk_config *cfg;   /* configuration */
-    rd_kafka_t *rk;           /* consumer */
-    rd_kafka_t *prod;         /* DLQ producer */
-    struct obs_codec *codec;  /* Avro decoder */
-    struct wrk_store *store;  /* PostgreSQL */
+    struct wrk_config *cfg;    /* configuration */
+    rd_kafka_t *rk;            /* consumer */
+    rd_kafka_t *prod;          /* DLQ producer */
+    struct obs_codec *codec;   /* Avro decoder */
+    struct wrk_store *store;   /* PostgreSQL */
     rd_kafka_message_t **msgs; /* batch messages, owned */
-    size_t nmsgs, capmsgs;    /* used / allocated */
+    size_t nmsgs, capmsgs;     /* used / allocated */
 };
 
 static int push_msg(struct wrk_ctx *c, rd_kafka_message_t *m) {
@@ -231,7 +236,8 @@ static int push_msg(struct wrk_ctx *c, rd_kafka_message_t *m) {
 }
 
 static void drop_batch(struct wrk_ctx *c) {
-    for (size_t i = 0; i < c->nmsgs; i++) rd_kafka_message_destroy(c->msgs[i]);
+    for (size_t i = 0; i < c->nmsgs; i++)
+        rd_kafka_message_destroy(c->msgs[i]);
     c->nmsgs = 0;
 }
 
@@ -306,12 +312,14 @@ static void process_batch(struct wrk_ctx *c) {
             obs_metric_observe(m_batch, obs_mono_s() - t0);
             obs_debug("batch", "%zu records: %" PRIu64 " new, %" PRIu64 " duplicate, %" PRIu64 " poison", n,
                       stats.inserted, stats.duplicates, stats.poison);
-            for (size_t i = 0; i < n; i++) wrk_rec_clear(&recs[i]);
+            for (size_t i = 0; i < n; i++)
+                wrk_rec_clear(&recs[i]);
             free(recs);
             drop_batch(c);
             return;
         }
-        for (size_t i = 0; i < n; i++) wrk_rec_clear(&recs[i]);
+        for (size_t i = 0; i < n; i++)
+            wrk_rec_clear(&recs[i]);
         free(recs);
         obs_metric_inc(m_db_errors);
         obs_warn("db", "batch of %zu not stored, will retry: %s", n, err);
@@ -361,8 +369,10 @@ static int run(struct wrk_ctx *c) {
             }
             if (push_msg(c, m) == 1 && c->nmsgs == 1) deadline = obs_mono_s() + c->cfg->max_wait_ms / 1000.0;
         }
-        if (c->nmsgs && !g_stop) process_batch(c);
-        else if (c->nmsgs) drop_batch(c); /* stopping: abandon, uncommitted */
+        if (c->nmsgs && !g_stop)
+            process_batch(c);
+        else if (c->nmsgs)
+            drop_batch(c); /* stopping: abandon, uncommitted */
         if (obs_mono_s() - last_lag > 1) update_lag(c->rk), last_lag = obs_mono_s();
     }
     return 0;
@@ -384,10 +394,18 @@ int main(int argc, char **argv) {
     int o;
     while ((o = getopt_long(argc, argv, "c:hV", lopts, NULL)) != -1) {
         switch (o) {
-        case 'c': cfg_path = optarg; break;
-        case 'h': usage(stdout); return 0;
-        case 'V': printf(PROG " %s\n", OBS_VERSION); return 0;
-        default: usage(stderr); return 2;
+        case 'c':
+            cfg_path = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf(PROG " %s\n", OBS_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind < argc) {
@@ -428,7 +446,8 @@ int main(int argc, char **argv) {
     m_inserted = obs_metrics_counter("observatory_worker_events_inserted_total", NULL, "new event rows");
     m_dupes = obs_metrics_counter("observatory_worker_duplicates_total", NULL, "records already stored");
     m_dlq = obs_metrics_counter("observatory_worker_dlq_total", NULL, "records sent to the DLQ");
-    m_db_errors = obs_metrics_counter("observatory_worker_db_errors_total", NULL, "batches PostgreSQL failed");
+    m_db_errors =
+        obs_metrics_counter("observatory_worker_db_errors_total", NULL, "batches PostgreSQL failed");
     m_batch = obs_metrics_histogram("observatory_worker_batch_seconds", NULL, "batch latency, poll to commit",
                                     obs_latency_buckets, obs_latency_nbuckets);
     m_db_up = obs_metrics_gauge("observatory_worker_db_up", NULL, "1 when connected to PostgreSQL");
@@ -512,7 +531,8 @@ out:
     if (c.rk) {
         drop_batch(&c);
         rd_kafka_resp_err_t ce = rd_kafka_commit(c.rk, NULL, 0);
-        if (ce && ce != RD_KAFKA_RESP_ERR__NO_OFFSET) obs_warn("offsets", "final commit: %s", rd_kafka_err2str(ce));
+        if (ce && ce != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            obs_warn("offsets", "final commit: %s", rd_kafka_err2str(ce));
         rd_kafka_consumer_close(c.rk);
         rd_kafka_destroy(c.rk);
     }

@@ -20,10 +20,14 @@ static size_t utf8_seq(const unsigned char *s, size_t n) {
     if (c < 0x80) return 1;
     size_t len;
     unsigned cp;
-    if (c >= 0xC2 && c <= 0xDF) len = 2, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF) len = 3, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4) len = 4, cp = c & 0x07;
-    else return 0;
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF)
+        len = 3, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4)
+        len = 4, cp = c & 0x07;
+    else
+        return 0;
     if (n < len) return 0;
     for (size_t i = 1; i < len; i++) {
         if ((s[i] & 0xC0) != 0x80) return 0;
@@ -63,7 +67,8 @@ char *wrk_strndup_utf8(const char *s, size_t len, size_t max) {
     if (len > max) {
         len = max;
         /* step back over continuation bytes so no sequence is split */
-        while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80) len--;
+        while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
+            len--;
     }
     char *d = malloc(len + 1);
     if (!d) return NULL;
@@ -114,9 +119,18 @@ static int scrub_nul(json_t *j) {
 /* ccusage 20's has_unsupported_null_field: a null on one of these keys,
  * anywhere in the line, makes it skip the line. */
 static int has_rejected_null(const json_t *j) {
-    static const char *const keys[] = {"id", "cwd", "model", "speed", "costUSD", "version", "sessionId",
-                                       "requestId", "isApiErrorMessage", "cache_read_input_tokens",
-                                       "cache_creation_input_tokens", NULL};
+    static const char *const keys[] = {"id",
+                                       "cwd",
+                                       "model",
+                                       "speed",
+                                       "costUSD",
+                                       "version",
+                                       "sessionId",
+                                       "requestId",
+                                       "isApiErrorMessage",
+                                       "cache_read_input_tokens",
+                                       "cache_creation_input_tokens",
+                                       NULL};
     if (json_is_object(j)) {
         const char *k;
         json_t *v;
@@ -144,8 +158,8 @@ static int64_t juint(const json_t *obj, const char *key) {
 
 /* Append len bytes to a growing buffer capped at WRK_TEXT_MAX. */
 struct tbuf {
-    char *p;   /* buffer, owned */
-    size_t n;  /* bytes used */
+    char *p;    /* buffer, owned */
+    size_t n;   /* bytes used */
     size_t cap; /* bytes allocated */
 };
 static void tbuf_add(struct tbuf *b, const char *s, size_t len) {
@@ -191,8 +205,8 @@ static char *content_text(const json_t *c, size_t max) {
 
 /* The most telling input field of a tool call. */
 static char *input_summary(const json_t *input) {
-    static const char *const keys[] = {"file_path", "notebook_path", "command", "pattern", "path",
-                                       "url", "query", "description", "prompt", NULL};
+    static const char *const keys[] = {"file_path", "notebook_path", "command",     "pattern", "path",
+                                       "url",       "query",         "description", "prompt",  NULL};
     if (!json_is_object(input)) return NULL;
     for (int i = 0; keys[i]; i++) {
         json_t *v = json_object_get(input, keys[i]);
@@ -207,7 +221,8 @@ static int version_ok(const char *v) {
     for (int part = 0; part < 3; part++) {
         if (*p < '0' || *p > '9') return 0;
         if (part == 2) return 1;
-        while (*p >= '0' && *p <= '9') p++;
+        while (*p >= '0' && *p <= '9')
+            p++;
         if (*p++ != '.') return 0;
     }
     return 1;
@@ -251,8 +266,10 @@ static void parse_content(const json_t *msg, struct wrk_line *ln) {
         json_t *blk;
         json_array_foreach(c, i, blk) {
             const char *t = json_string_value(json_object_get(blk, "type"));
-            if (t && strcmp(t, "tool_use") == 0) nu++;
-            else if (t && strcmp(t, "tool_result") == 0) nr++;
+            if (t && strcmp(t, "tool_use") == 0)
+                nu++;
+            else if (t && strcmp(t, "tool_result") == 0)
+                nr++;
         }
         ln->uses = nu ? calloc(nu, sizeof(*ln->uses)) : NULL;
         ln->results = nr ? calloc(nr, sizeof(*ln->results)) : NULL;
@@ -371,9 +388,10 @@ int wrk_line_parse(const void *payload, size_t len, struct wrk_line *ln, char *e
 
 void wrk_line_free(struct wrk_line *ln) {
     if (!ln) return;
-    char **strs[] = {&ln->type, &ln->subtype, &ln->uuid, &ln->parent_uuid, &ln->agent_id, &ln->timestamp,
-                     &ln->message_id, &ln->request_id, &ln->model, &ln->cwd, &ln->git_branch, &ln->version,
-                     &ln->session_id, &ln->summary, &ln->text, &ln->raw_json};
+    char **strs[] = {&ln->type,       &ln->subtype,   &ln->uuid,       &ln->parent_uuid,
+                     &ln->agent_id,   &ln->timestamp, &ln->message_id, &ln->request_id,
+                     &ln->model,      &ln->cwd,       &ln->git_branch, &ln->version,
+                     &ln->session_id, &ln->summary,   &ln->text,       &ln->raw_json};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);
         *strs[i] = NULL;

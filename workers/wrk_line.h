@@ -14,9 +14,9 @@
 #include <stdint.h>
 
 /* Bounds that keep one row reasonable. */
-#define WRK_TEXT_MAX (64 * 1024)   /* text_content */
-#define WRK_SUMMARY_MAX 512        /* tool_calls.input_summary */
-#define WRK_EXCERPT_MAX 1024       /* tool_calls.error_excerpt */
+#define WRK_TEXT_MAX (64 * 1024) /* text_content */
+#define WRK_SUMMARY_MAX 512      /* tool_calls.input_summary */
+#define WRK_EXCERPT_MAX 1024     /* tool_calls.error_excerpt */
 
 /* One tool_use block of an assistant line. */
 struct wrk_tool_use {
@@ -34,46 +34,46 @@ struct wrk_tool_result {
 
 /* Usage snapshot of an assistant line (message.usage). */
 struct wrk_usage {
-    int64_t input;      /* input_tokens */
-    int64_t output;     /* output_tokens */
+    int64_t input;          /* input_tokens */
+    int64_t output;         /* output_tokens */
     int64_t cache_creation; /* cache_creation_input_tokens (or 5m+1h when broken down) */
-    int64_t cache_5m;   /* cache_creation.ephemeral_5m_input_tokens (or all creation when absent) */
-    int64_t cache_1h;   /* cache_creation.ephemeral_1h_input_tokens */
-    int64_t cache_read; /* cache_read_input_tokens */
-    int has_speed;      /* usage.speed present */
-    int fast;           /* usage.speed == "fast" */
+    int64_t cache_5m;       /* cache_creation.ephemeral_5m_input_tokens (or all creation when absent) */
+    int64_t cache_1h;       /* cache_creation.ephemeral_1h_input_tokens */
+    int64_t cache_read;     /* cache_read_input_tokens */
+    int has_speed;          /* usage.speed present */
+    int fast;               /* usage.speed == "fast" */
 };
 
 /* Everything extracted from one line. Strings are owned (malloc'd, valid
  * UTF-8 without NUL) or NULL when the field is absent. */
 struct wrk_line {
-    char *type;          /* "user", "assistant", ...; "unknown" when absent */
-    char *subtype;       /* system subtype */
-    char *uuid;          /* line uuid */
-    char *parent_uuid;   /* parentUuid */
-    int is_sidechain;    /* isSidechain == true */
-    char *agent_id;      /* agentId */
-    char *timestamp;     /* raw timestamp string */
-    int64_t time_ms;     /* parsed timestamp; INT64_MIN when absent or bad */
-    char *message_id;    /* message.id */
-    char *request_id;    /* requestId */
-    char *model;         /* message.model */
-    char *cwd;           /* cwd */
-    char *git_branch;    /* gitBranch */
-    char *version;       /* version (agent) */
-    char *session_id;    /* sessionId / session_id in the line */
-    char *summary;       /* summary lines: the title */
-    int is_error;        /* isApiErrorMessage, or a tool_result with is_error */
-    int has_usage;       /* message.usage is an object with input/output tokens */
-    struct wrk_usage usage; /* valid when has_usage */
-    int usage_countable; /* ccusage 20 would count this line (see wrk_line_parse) */
-    char *text;          /* user string content or text blocks, <= WRK_TEXT_MAX bytes */
+    char *type;                      /* "user", "assistant", ...; "unknown" when absent */
+    char *subtype;                   /* system subtype */
+    char *uuid;                      /* line uuid */
+    char *parent_uuid;               /* parentUuid */
+    int is_sidechain;                /* isSidechain == true */
+    char *agent_id;                  /* agentId */
+    char *timestamp;                 /* raw timestamp string */
+    int64_t time_ms;                 /* parsed timestamp; INT64_MIN when absent or bad */
+    char *message_id;                /* message.id */
+    char *request_id;                /* requestId */
+    char *model;                     /* message.model */
+    char *cwd;                       /* cwd */
+    char *git_branch;                /* gitBranch */
+    char *version;                   /* version (agent) */
+    char *session_id;                /* sessionId / session_id in the line */
+    char *summary;                   /* summary lines: the title */
+    int is_error;                    /* isApiErrorMessage, or a tool_result with is_error */
+    int has_usage;                   /* message.usage is an object with input/output tokens */
+    struct wrk_usage usage;          /* valid when has_usage */
+    int usage_countable;             /* ccusage 20 would count this line (see wrk_line_parse) */
+    char *text;                      /* user string content or text blocks, <= WRK_TEXT_MAX bytes */
     struct wrk_tool_use *uses;       /* tool_use blocks */
     size_t nuses;                    /* how many */
     struct wrk_tool_result *results; /* tool_result blocks */
     size_t nresults;                 /* how many */
-    char *raw_json;      /* the line as JSON text for jsonb (sanitised) */
-    int repaired;        /* invalid UTF-8 or NULs were replaced */
+    char *raw_json;                  /* the line as JSON text for jsonb (sanitised) */
+    int repaired;                    /* invalid UTF-8 or NULs were replaced */
 };
 
 /* Replace invalid UTF-8 sequences in s (len bytes) by U+FFFD and NUL bytes

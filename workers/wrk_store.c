@@ -32,28 +32,32 @@ struct stmt {
 static const struct stmt STMTS[] = {
     {"exists", "SELECT 1 FROM events WHERE tenant = $1 AND event_id = $2 LIMIT 1"},
     {"ins_event",
-     "INSERT INTO events (tenant, event_id, event_time, time_inferred, session_id, host, os_user, source_path,"
-     " file_id, source_offset, type, subtype, uuid, parent_uuid, is_sidechain, agent_id, message_id, request_id,"
+     "INSERT INTO events (tenant, event_id, event_time, time_inferred, session_id, host, os_user, "
+     "source_path,"
+     " file_id, source_offset, type, subtype, uuid, parent_uuid, is_sidechain, agent_id, message_id, "
+     "request_id,"
      " model, cwd, project, git_branch, agent_version, is_error, input_tokens, output_tokens,"
      " cache_creation_tokens, cache_read_tokens, text_content, observed_time, raw)"
-     " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$20,$21,$22,$23,$24,$25,"
+     " VALUES "
+     "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$20,$21,$22,$23,$24,$25,"
      "$26,$27,$28,$29,$30::jsonb) ON CONFLICT DO NOTHING RETURNING 1"},
-    {"ins_tool",
-     "INSERT INTO tool_calls (tenant, tool_use_id, event_time, session_id, event_id, tool_name, tool_category,"
-     " is_sidechain, input_summary) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT DO NOTHING"},
+    {"ins_tool", "INSERT INTO tool_calls (tenant, tool_use_id, event_time, session_id, event_id, tool_name, "
+                 "tool_category,"
+                 " is_sidechain, input_summary) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT DO NOTHING"},
     {"apply_pending",
      "WITH p AS (DELETE FROM tool_results_pending WHERE tenant = $1 AND tool_use_id = $2"
      " RETURNING result_time, is_error, error_excerpt)"
-     " UPDATE tool_calls t SET result_time = p.result_time, is_error = p.is_error, error_excerpt = p.error_excerpt,"
+     " UPDATE tool_calls t SET result_time = p.result_time, is_error = p.is_error, error_excerpt = "
+     "p.error_excerpt,"
      " duration_ms = GREATEST(0, (extract(epoch FROM p.result_time - t.event_time) * 1000)::bigint)"
      " FROM p WHERE t.tenant = $1 AND t.tool_use_id = $2"},
     {"upd_result",
      "UPDATE tool_calls SET result_time = $3, is_error = $4, error_excerpt = $5,"
      " duration_ms = GREATEST(0, (extract(epoch FROM $3::timestamptz - event_time) * 1000)::bigint)"
      " WHERE tenant = $1 AND tool_use_id = $2 RETURNING 1"},
-    {"ins_pending",
-     "INSERT INTO tool_results_pending (tenant, tool_use_id, session_id, result_time, is_error, error_excerpt)"
-     " VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING"},
+    {"ins_pending", "INSERT INTO tool_results_pending (tenant, tool_use_id, session_id, result_time, "
+                    "is_error, error_excerpt)"
+                    " VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING"},
     {"ins_usage",
      "INSERT INTO message_usage (tenant, usage_key, message_id, request_id, session_id, event_id, event_time,"
      " model, project, os_user, host, is_sidechain, input_tokens, output_tokens, cache_creation_tokens,"
@@ -62,10 +66,12 @@ static const struct stmt STMTS[] = {
      " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23)"
      " ON CONFLICT DO NOTHING RETURNING 1"},
     {"get_usage",
-     "SELECT is_sidechain, input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens, has_speed,"
+     "SELECT is_sidechain, input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens, "
+     "has_speed,"
      " source_path, source_offset FROM message_usage WHERE tenant = $1 AND usage_key = $2 FOR UPDATE"},
     {"upd_usage",
-     "UPDATE message_usage SET message_id = $3, request_id = $4, session_id = $5, event_id = $6, event_time = $7,"
+     "UPDATE message_usage SET message_id = $3, request_id = $4, session_id = $5, event_id = $6, event_time "
+     "= $7,"
      " model = $8, project = $9, os_user = $10, host = $11, is_sidechain = $12, input_tokens = $13,"
      " output_tokens = $14, cache_creation_tokens = $15, cache_creation_5m_tokens = $16,"
      " cache_creation_1h_tokens = $17, cache_read_tokens = $18, has_speed = $19, cost_usd = $20,"
@@ -78,15 +84,18 @@ static const struct stmt STMTS[] = {
      "UPDATE message_usage SET btw_replay = true WHERE tenant = $1 AND message_id = $2 AND is_sidechain"
      " AND request_id IS DISTINCT FROM $3 AND NOT btw_replay"},
     {"upsert_session",
-     "INSERT INTO sessions (tenant, session_id, project, cwd, git_branch, host, os_user, title, agent_version,"
+     "INSERT INTO sessions (tenant, session_id, project, cwd, git_branch, host, os_user, title, "
+     "agent_version,"
      " first_event_at, last_event_at, events) VALUES ($1,$2,$3,$3,$4,$5,$6,$7,$8,$9,$10,$11)"
      " ON CONFLICT (tenant, session_id) DO UPDATE SET events = sessions.events + EXCLUDED.events,"
      " cwd = CASE WHEN sessions.cwd IS NULL OR (EXCLUDED.cwd IS NOT NULL AND EXCLUDED.first_event_at <"
      "  sessions.first_event_at) THEN COALESCE(EXCLUDED.cwd, sessions.cwd) ELSE sessions.cwd END,"
-     " project = CASE WHEN sessions.project IS NULL OR (EXCLUDED.project IS NOT NULL AND EXCLUDED.first_event_at <"
+     " project = CASE WHEN sessions.project IS NULL OR (EXCLUDED.project IS NOT NULL AND "
+     "EXCLUDED.first_event_at <"
      "  sessions.first_event_at) THEN COALESCE(EXCLUDED.project, sessions.project) ELSE sessions.project END,"
      " git_branch = CASE WHEN EXCLUDED.git_branch IS NOT NULL AND (sessions.last_event_at IS NULL OR"
-     "  EXCLUDED.last_event_at >= sessions.last_event_at) THEN EXCLUDED.git_branch ELSE sessions.git_branch END,"
+     "  EXCLUDED.last_event_at >= sessions.last_event_at) THEN EXCLUDED.git_branch ELSE sessions.git_branch "
+     "END,"
      " agent_version = CASE WHEN EXCLUDED.agent_version IS NOT NULL AND (sessions.last_event_at IS NULL OR"
      "  EXCLUDED.last_event_at >= sessions.last_event_at) THEN EXCLUDED.agent_version"
      "  ELSE sessions.agent_version END,"
@@ -190,11 +199,12 @@ static const char *tf(int b) { return b ? "t" : "f"; }
 static const char *tool_category(const char *name) {
     static const struct {
         const char *name, *cat;
-    } map[] = {{"Read", "read"},       {"Glob", "search"},    {"Grep", "search"},   {"LS", "read"},
-               {"Edit", "edit"},       {"MultiEdit", "edit"}, {"Write", "edit"},    {"NotebookEdit", "edit"},
-               {"Bash", "shell"},      {"BashOutput", "shell"}, {"KillShell", "shell"}, {"WebFetch", "web"},
-               {"WebSearch", "web"},   {"Task", "agent"},     {"Agent", "agent"},   {"TodoWrite", "plan"},
-               {"ExitPlanMode", "plan"}, {NULL, NULL}};
+    } map[] = {{"Read", "read"},        {"Glob", "search"},       {"Grep", "search"},
+               {"LS", "read"},          {"Edit", "edit"},         {"MultiEdit", "edit"},
+               {"Write", "edit"},       {"NotebookEdit", "edit"}, {"Bash", "shell"},
+               {"BashOutput", "shell"}, {"KillShell", "shell"},   {"WebFetch", "web"},
+               {"WebSearch", "web"},    {"Task", "agent"},        {"Agent", "agent"},
+               {"TodoWrite", "plan"},   {"ExitPlanMode", "plan"}, {NULL, NULL}};
     if (!name) return "other";
     if (strncmp(name, "mcp__", 5) == 0) return "mcp";
     for (int i = 0; map[i].name; i++)
@@ -268,15 +278,15 @@ static int64_t rec_time(const struct wrk_rec *rec, int *inferred) {
 
 struct sess {
     const char *tenant, *session_id, *host, *user; /* borrowed from a record */
-    const char *cwd;       /* cwd of the earliest new line that has one */
-    int64_t cwd_time;      /* its time */
-    const char *branch;    /* gitBranch of the latest new line that has one */
-    int64_t branch_time;   /* its time */
-    const char *version;   /* version of the latest new line that has one */
-    int64_t version_time;  /* its time */
-    const char *title;     /* the last summary in Kafka order */
-    int64_t first, last;   /* min/max time of new lines with a real timestamp */
-    long events;           /* new lines */
+    const char *cwd;                               /* cwd of the earliest new line that has one */
+    int64_t cwd_time;                              /* its time */
+    const char *branch;                            /* gitBranch of the latest new line that has one */
+    int64_t branch_time;                           /* its time */
+    const char *version;                           /* version of the latest new line that has one */
+    int64_t version_time;                          /* its time */
+    const char *title;                             /* the last summary in Kafka order */
+    int64_t first, last;                           /* min/max time of new lines with a real timestamp */
+    long events;                                   /* new lines */
 };
 
 static struct sess *sess_get(struct sess *ss, size_t *n, const struct wrk_rec *rec) {
@@ -315,12 +325,12 @@ static int sess_cmp(const void *a, const void *b) {
 
 /* ---- one record ------------------------------------------------------------------------ */
 
-#define FAIL(r, what)                                                                                \
-    do {                                                                                             \
-        errmsg(st, r, what, errstr, errlen);                                                         \
-        *is_content = content_error(r);                                                              \
-        PQclear(r);                                                                                  \
-        return -1;                                                                                   \
+#define FAIL(r, what)                                                                                        \
+    do {                                                                                                     \
+        errmsg(st, r, what, errstr, errlen);                                                                 \
+        *is_content = content_error(r);                                                                      \
+        PQclear(r);                                                                                          \
+        return -1;                                                                                           \
     } while (0)
 
 static int store_usage(struct wrk_store *st, struct wrk_rec *rec, const char *t_iso, char *errstr,
@@ -337,10 +347,29 @@ static int store_usage(struct wrk_store *st, struct wrk_rec *rec, const char *t_
     snprintf(cr, sizeof(cr), "%" PRId64, u->cache_read);
     snprintf(cost, sizeof(cost), "%.12f", wrk_usage_cost(st->prices, ln->model, u));
     snprintf(off, sizeof(off), "%" PRId64, rec->ev.source_offset);
-    const char *v[23] = {rec->ev.tenant, key, ln->message_id ? ln->message_id : "", ln->request_id,
-                         rec->ev.session_id, rec->ev.event_id, t_iso, ln->model, ln->cwd, rec->ev.user,
-                         rec->ev.host, tf(ln->is_sidechain), in, out, cc, c5, c1, cr, tf(u->has_speed), cost,
-                         st->prices->version, rec->ev.source_path, off};
+    const char *v[23] = {rec->ev.tenant,
+                         key,
+                         ln->message_id ? ln->message_id : "",
+                         ln->request_id,
+                         rec->ev.session_id,
+                         rec->ev.event_id,
+                         t_iso,
+                         ln->model,
+                         ln->cwd,
+                         rec->ev.user,
+                         rec->ev.host,
+                         tf(ln->is_sidechain),
+                         in,
+                         out,
+                         cc,
+                         c5,
+                         c1,
+                         cr,
+                         tf(u->has_speed),
+                         cost,
+                         st->prices->version,
+                         rec->ev.source_path,
+                         off};
     PGresult *r = run(st, "ins_usage", 23, v);
     if (!res_ok(r)) FAIL(r, "insert message_usage");
     int inserted = PQntuples(r) > 0;
@@ -418,11 +447,36 @@ static int store_rec(struct wrk_store *st, struct wrk_rec *rec, char *errstr, si
         snprintf(cr, sizeof(cr), "%" PRId64, ln->usage.cache_read);
     }
     const char *agent_version = ln->version ? ln->version : ev->agent_version;
-    const char *v[30] = {ev->tenant, ev->event_id, t_iso, tf(inferred), ev->session_id, ev->host, ev->user,
-                         ev->source_path, ev->file_id, off, ln->type, ln->subtype, ln->uuid, ln->parent_uuid,
-                         tf(ln->is_sidechain), ln->agent_id, ln->message_id, ln->request_id, ln->model, ln->cwd,
-                         ln->git_branch, agent_version, tf(ln->is_error), hu ? in : NULL, hu ? out : NULL,
-                         hu ? cc : NULL, hu ? cr : NULL, ln->text, obs_iso, ln->raw_json};
+    const char *v[30] = {ev->tenant,
+                         ev->event_id,
+                         t_iso,
+                         tf(inferred),
+                         ev->session_id,
+                         ev->host,
+                         ev->user,
+                         ev->source_path,
+                         ev->file_id,
+                         off,
+                         ln->type,
+                         ln->subtype,
+                         ln->uuid,
+                         ln->parent_uuid,
+                         tf(ln->is_sidechain),
+                         ln->agent_id,
+                         ln->message_id,
+                         ln->request_id,
+                         ln->model,
+                         ln->cwd,
+                         ln->git_branch,
+                         agent_version,
+                         tf(ln->is_error),
+                         hu ? in : NULL,
+                         hu ? out : NULL,
+                         hu ? cc : NULL,
+                         hu ? cr : NULL,
+                         ln->text,
+                         obs_iso,
+                         ln->raw_json};
     r = run(st, "ins_event", 30, v);
     if (!res_ok(r)) FAIL(r, "insert event");
     rec->inserted = PQntuples(r) > 0;
@@ -430,8 +484,15 @@ static int store_rec(struct wrk_store *st, struct wrk_rec *rec, char *errstr, si
 
     for (size_t i = 0; i < ln->nuses; i++) {
         const struct wrk_tool_use *tu = &ln->uses[i];
-        const char *tv[9] = {ev->tenant, tu->id, t_iso, ev->session_id, ev->event_id, tu->name,
-                             tool_category(tu->name), tf(ln->is_sidechain), tu->summary};
+        const char *tv[9] = {ev->tenant,
+                             tu->id,
+                             t_iso,
+                             ev->session_id,
+                             ev->event_id,
+                             tu->name,
+                             tool_category(tu->name),
+                             tf(ln->is_sidechain),
+                             tu->summary};
         r = run(st, "ins_tool", 9, tv);
         if (!res_ok(r)) FAIL(r, "insert tool_call");
         PQclear(r);
@@ -448,8 +509,8 @@ static int store_rec(struct wrk_store *st, struct wrk_rec *rec, char *errstr, si
         int found = PQntuples(r) > 0;
         PQclear(r);
         if (!found) {
-            const char *pv[6] = {ev->tenant, tr->tool_use_id, ev->session_id, t_iso, tf(tr->is_error),
-                                 tr->excerpt};
+            const char *pv[6] = {ev->tenant, tr->tool_use_id,  ev->session_id,
+                                 t_iso,      tf(tr->is_error), tr->excerpt};
             r = run(st, "ins_pending", 6, pv);
             if (!res_ok(r)) FAIL(r, "insert pending result");
             PQclear(r);
@@ -569,8 +630,17 @@ enum wrk_status wrk_store_begin(struct wrk_store *st, struct wrk_rec *recs, size
         if (s->first != INT64_MAX) iso(s->first, first);
         if (s->last != INT64_MIN) iso(s->last, last);
         snprintf(events, sizeof(events), "%ld", s->events);
-        const char *v[11] = {s->tenant, s->session_id, s->cwd, s->branch, s->host, s->user, s->title, s->version,
-                             s->first != INT64_MAX ? first : NULL, s->last != INT64_MIN ? last : NULL, events};
+        const char *v[11] = {s->tenant,
+                             s->session_id,
+                             s->cwd,
+                             s->branch,
+                             s->host,
+                             s->user,
+                             s->title,
+                             s->version,
+                             s->first != INT64_MAX ? first : NULL,
+                             s->last != INT64_MIN ? last : NULL,
+                             events};
         PGresult *r = run(st, "upsert_session", 11, v);
         if (!res_ok(r)) {
             errmsg(st, r, "upsert session", errstr, errlen);

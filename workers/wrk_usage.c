@@ -74,7 +74,8 @@ err:
 
 void wrk_prices_free(struct wrk_prices *p) {
     if (!p) return;
-    for (size_t i = 0; i < p->n; i++) free(p->items[i].model);
+    for (size_t i = 0; i < p->n; i++)
+        free(p->items[i].model);
     free(p->items);
     free(p->version);
     free(p);
@@ -132,8 +133,11 @@ int wrk_usage_should_replace(const struct wrk_usage_copy *cand, const struct wrk
 
 char *wrk_usage_key(const char *message_id, const char *request_id, const char *event_id, char *out,
                     size_t len) {
-    if (!message_id) snprintf(out, len, "line:%s", event_id ? event_id : "");
-    else if (!request_id) snprintf(out, len, "%s", message_id);
-    else snprintf(out, len, "%s:%s", message_id, request_id);
+    if (!message_id)
+        snprintf(out, len, "line:%s", event_id ? event_id : "");
+    else if (!request_id)
+        snprintf(out, len, "%s", message_id);
+    else
+        snprintf(out, len, "%s:%s", message_id, request_id);
     return out;
 }

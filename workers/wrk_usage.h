@@ -13,22 +13,22 @@
 /* Prices of one model, USD per token; the *_above values are < 0 when the
  * table has no 200k tier for that category. */
 struct wrk_price {
-    char *model;         /* table key, owned */
-    double input;        /* input_cost_per_token */
-    double output;       /* output_cost_per_token */
-    double cache_write;  /* cache_creation_input_token_cost (default 1.25 x input) */
-    double cache_read;   /* cache_read_input_token_cost (default 0.1 x input) */
-    double input_above;  /* input_cost_per_token_above_200k_tokens */
-    double output_above; /* output_cost_per_token_above_200k_tokens */
+    char *model;              /* table key, owned */
+    double input;             /* input_cost_per_token */
+    double output;            /* output_cost_per_token */
+    double cache_write;       /* cache_creation_input_token_cost (default 1.25 x input) */
+    double cache_read;        /* cache_read_input_token_cost (default 0.1 x input) */
+    double input_above;       /* input_cost_per_token_above_200k_tokens */
+    double output_above;      /* output_cost_per_token_above_200k_tokens */
     double cache_write_above; /* cache_creation_input_token_cost_above_200k_tokens */
     double cache_read_above;  /* cache_read_input_token_cost_above_200k_tokens */
     double fast_multiplier;   /* cost factor when usage.speed == "fast" (1 when absent) */
 };
 
 struct wrk_prices {
-    char *version;          /* the table's "version", owned; "unpriced" for an empty table */
+    char *version;           /* the table's "version", owned; "unpriced" for an empty table */
     struct wrk_price *items; /* models, owned */
-    size_t n;               /* how many */
+    size_t n;                /* how many */
 };
 
 #define WRK_TIER_TOKENS 200000

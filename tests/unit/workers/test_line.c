@@ -14,10 +14,11 @@ static int parse(const char *s, struct wrk_line *ln) {
 
 static void test_user_string(void) {
     struct wrk_line ln;
-    const char *s = "{\"parentUuid\":null,\"isSidechain\":false,\"userType\":\"external\",\"cwd\":\"/Users/a/src/app\","
-                    "\"sessionId\":\"s1\",\"version\":\"1.0.89\",\"gitBranch\":\"main\",\"type\":\"user\","
-                    "\"message\":{\"role\":\"user\",\"content\":\"fix the bug\"},\"uuid\":\"u1\","
-                    "\"timestamp\":\"2025-08-24T21:02:17.010Z\"}";
+    const char *s =
+        "{\"parentUuid\":null,\"isSidechain\":false,\"userType\":\"external\",\"cwd\":\"/Users/a/src/app\","
+        "\"sessionId\":\"s1\",\"version\":\"1.0.89\",\"gitBranch\":\"main\",\"type\":\"user\","
+        "\"message\":{\"role\":\"user\",\"content\":\"fix the bug\"},\"uuid\":\"u1\","
+        "\"timestamp\":\"2025-08-24T21:02:17.010Z\"}";
     CHECK(parse(s, &ln) == 0, "user line parses");
     CHECK_STR(ln.type, "user", "type user");
     CHECK_STR(ln.uuid, "u1", "uuid");
@@ -36,11 +37,13 @@ static void test_assistant_tool_use(void) {
     const char *s =
         "{\"parentUuid\":\"u1\",\"isSidechain\":false,\"type\":\"assistant\",\"uuid\":\"a1\",\"timestamp\":"
         "\"2025-08-24T21:02:24.551Z\",\"requestId\":\"req_1\",\"sessionId\":\"s1\",\"version\":\"1.0.89\","
-        "\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-opus-4-1-"
+        "\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-opus-4-"
+        "1-"
         "20250805\",\"content\":[{\"type\":\"text\",\"text\":\"Let me look.\"},{\"type\":\"tool_use\",\"id\":"
         "\"toolu_1\",\"name\":\"Read\",\"input\":{\"file_path\":\"/src/a.c\"}},{\"type\":\"tool_use\",\"id\":"
         "\"toolu_2\",\"name\":\"Bash\",\"input\":{\"command\":\"make test\",\"description\":\"run\"}}],"
-        "\"usage\":{\"input_tokens\":3,\"cache_creation_input_tokens\":3628,\"cache_read_input_tokens\":11506,"
+        "\"usage\":{\"input_tokens\":3,\"cache_creation_input_tokens\":3628,\"cache_read_input_tokens\":"
+        "11506,"
         "\"cache_creation\":{\"ephemeral_5m_input_tokens\":3000,\"ephemeral_1h_input_tokens\":628},"
         "\"output_tokens\":98,\"service_tier\":\"standard\"}}}";
     CHECK(parse(s, &ln) == 0, "assistant line parses");
@@ -63,11 +66,12 @@ static void test_assistant_tool_use(void) {
 
 static void test_tool_result(void) {
     struct wrk_line ln;
-    const char *s = "{\"type\":\"user\",\"uuid\":\"u2\",\"parentUuid\":\"a1\",\"timestamp\":\"2025-08-24T21:02:26Z\","
-                    "\"message\":{\"role\":\"user\",\"content\":[{\"tool_use_id\":\"toolu_2\",\"type\":"
-                    "\"tool_result\",\"content\":\"make: *** [test] Error 1\",\"is_error\":true},"
-                    "{\"tool_use_id\":\"toolu_1\",\"type\":\"tool_result\",\"content\":[{\"type\":\"text\","
-                    "\"text\":\"int main\"}],\"is_error\":null}]},\"toolUseResult\":\"Error: make failed\"}";
+    const char *s =
+        "{\"type\":\"user\",\"uuid\":\"u2\",\"parentUuid\":\"a1\",\"timestamp\":\"2025-08-24T21:02:26Z\","
+        "\"message\":{\"role\":\"user\",\"content\":[{\"tool_use_id\":\"toolu_2\",\"type\":"
+        "\"tool_result\",\"content\":\"make: *** [test] Error 1\",\"is_error\":true},"
+        "{\"tool_use_id\":\"toolu_1\",\"type\":\"tool_result\",\"content\":[{\"type\":\"text\","
+        "\"text\":\"int main\"}],\"is_error\":null}]},\"toolUseResult\":\"Error: make failed\"}";
     CHECK(parse(s, &ln) == 0, "tool_result line parses");
     CHECK(ln.nresults == 2, "two results");
     CHECK_STR(ln.results[0].tool_use_id, "toolu_2", "result id");
@@ -86,32 +90,38 @@ static void test_other_kinds(void) {
     CHECK(ln.time_ms == INT64_MIN && ln.uuid == NULL, "summary has no time or uuid");
     wrk_line_free(&ln);
 
-    CHECK(parse("{\"type\":\"system\",\"subtype\":\"compact_boundary\",\"parentUuid\":null,\"logicalParentUuid\":"
-                "\"p\",\"uuid\":\"c1\",\"timestamp\":\"2026-02-10T16:50:00.000Z\",\"compactMetadata\":"
-                "{\"trigger\":\"auto\",\"preTokens\":150000}}",
-                &ln) == 0,
-          "system compact_boundary parses");
+    CHECK(
+        parse(
+            "{\"type\":\"system\",\"subtype\":\"compact_boundary\",\"parentUuid\":null,\"logicalParentUuid\":"
+            "\"p\",\"uuid\":\"c1\",\"timestamp\":\"2026-02-10T16:50:00.000Z\",\"compactMetadata\":"
+            "{\"trigger\":\"auto\",\"preTokens\":150000}}",
+            &ln) == 0,
+        "system compact_boundary parses");
     CHECK_STR(ln.subtype, "compact_boundary", "subtype");
     wrk_line_free(&ln);
 
     CHECK(parse("{\"type\":\"file-history-snapshot\",\"messageId\":\"u1\",\"snapshot\":{\"messageId\":\"u1\","
-                "\"trackedFileBackups\":{},\"timestamp\":\"2025-11-19T14:20:08.522Z\"},\"isSnapshotUpdate\":false}",
+                "\"trackedFileBackups\":{},\"timestamp\":\"2025-11-19T14:20:08.522Z\"},\"isSnapshotUpdate\":"
+                "false}",
                 &ln) == 0,
           "file-history-snapshot parses");
     CHECK(ln.message_id == NULL && ln.time_ms == INT64_MIN, "snapshot messageId is not a message id");
     wrk_line_free(&ln);
 
-    CHECK(parse("{\"type\":\"queue-operation\",\"operation\":\"dequeue\",\"timestamp\":\"2025-11-19T14:20:08.000Z\","
+    CHECK(parse("{\"type\":\"queue-operation\",\"operation\":\"dequeue\",\"timestamp\":\"2025-11-19T14:20:08."
+                "000Z\","
                 "\"sessionId\":\"s\"}",
                 &ln) == 0,
           "queue-operation parses");
     CHECK_STR(ln.type, "queue-operation", "type queue-operation");
     wrk_line_free(&ln);
 
-    CHECK(parse("{\"type\":\"progress\",\"data\":{\"type\":\"agent_progress\",\"message\":{\"message\":{\"id\":\"m\","
-                "\"usage\":{\"input_tokens\":1,\"output_tokens\":1}}}},\"timestamp\":\"2026-02-10T16:50:00Z\"}",
-                &ln) == 0,
-          "progress parses");
+    CHECK(
+        parse("{\"type\":\"progress\",\"data\":{\"type\":\"agent_progress\",\"message\":{\"message\":{\"id\":"
+              "\"m\","
+              "\"usage\":{\"input_tokens\":1,\"output_tokens\":1}}}},\"timestamp\":\"2026-02-10T16:50:00Z\"}",
+              &ln) == 0,
+        "progress parses");
     CHECK(!ln.has_usage, "usage nested under data is not the line's usage");
     wrk_line_free(&ln);
 
@@ -122,34 +132,42 @@ static void test_other_kinds(void) {
 
 static void test_synthetic_and_filters(void) {
     struct wrk_line ln;
-    CHECK(parse("{\"type\":\"assistant\",\"uuid\":\"e\",\"timestamp\":\"2026-07-15T17:40:12.594Z\",\"requestId\":"
-                "\"req_x\",\"isApiErrorMessage\":true,\"error\":\"rate_limit\",\"message\":{\"model\":\"<synthetic>\","
-                "\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"limit\"}]}}",
-                &ln) == 0,
-          "API error line parses");
+    CHECK(
+        parse(
+            "{\"type\":\"assistant\",\"uuid\":\"e\",\"timestamp\":\"2026-07-15T17:40:12.594Z\",\"requestId\":"
+            "\"req_x\",\"isApiErrorMessage\":true,\"error\":\"rate_limit\",\"message\":{\"model\":\"<"
+            "synthetic>\","
+            "\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"limit\"}]}}",
+            &ln) == 0,
+        "API error line parses");
     CHECK(ln.is_error && !ln.has_usage && !ln.usage_countable, "API error: is_error, no usage");
     wrk_line_free(&ln);
 
     /* ccusage 20 drops lines written as "usage": { (re-serialised) */
-    CHECK(parse("{\"type\":\"assistant\",\"timestamp\":\"2025-01-01T00:00:00Z\",\"message\":{\"id\":\"m\",\"usage\": "
+    CHECK(parse("{\"type\":\"assistant\",\"timestamp\":\"2025-01-01T00:00:00Z\",\"message\":{\"id\":\"m\","
+                "\"usage\": "
                 "{\"input_tokens\":1,\"output_tokens\":2}}}",
                 &ln) == 0,
           "re-serialised line parses");
     CHECK(ln.has_usage && !ln.usage_countable, "re-serialised usage is not counted");
     wrk_line_free(&ln);
 
-    CHECK(parse("{\"type\":\"assistant\",\"timestamp\":\"2025-01-01T00:00:00Z\",\"cwd\":null,\"message\":{\"id\":"
-                "\"m\",\"usage\":{\"input_tokens\":1,\"output_tokens\":2,\"speed\":\"fast\"}}}",
-                &ln) == 0,
-          "null cwd line parses");
+    CHECK(
+        parse(
+            "{\"type\":\"assistant\",\"timestamp\":\"2025-01-01T00:00:00Z\",\"cwd\":null,\"message\":{\"id\":"
+            "\"m\",\"usage\":{\"input_tokens\":1,\"output_tokens\":2,\"speed\":\"fast\"}}}",
+            &ln) == 0,
+        "null cwd line parses");
     CHECK(!ln.usage_countable, "a null cwd makes ccusage skip the line");
     CHECK(ln.usage.has_speed && ln.usage.fast, "speed fast");
     wrk_line_free(&ln);
 
-    CHECK(parse("{\"type\":\"assistant\",\"version\":\"abc\",\"timestamp\":\"2025-01-01T00:00:00Z\",\"message\":{"
-                "\"id\":\"m\",\"usage\":{\"input_tokens\":1,\"output_tokens\":2}}}",
-                &ln) == 0,
-          "bad version line parses");
+    CHECK(
+        parse(
+            "{\"type\":\"assistant\",\"version\":\"abc\",\"timestamp\":\"2025-01-01T00:00:00Z\",\"message\":{"
+            "\"id\":\"m\",\"usage\":{\"input_tokens\":1,\"output_tokens\":2}}}",
+            &ln) == 0,
+        "bad version line parses");
     CHECK(!ln.usage_countable, "a non-semver version is not counted");
     wrk_line_free(&ln);
 }
@@ -157,11 +175,19 @@ static void test_synthetic_and_filters(void) {
 static void test_sanitise(void) {
     size_t n;
     int changed = 0;
-    char *s = wrk_sanitize_utf8("a\xff" "b", 3, &n, &changed);
-    CHECK(changed && strcmp(s, "a\xEF\xBF\xBD" "b") == 0 && n == 5, "invalid byte -> U+FFFD");
+    char *s = wrk_sanitize_utf8("a\xff"
+                                "b",
+                                3, &n, &changed);
+    CHECK(changed &&
+              strcmp(s, "a\xEF\xBF\xBD"
+                        "b") == 0 &&
+              n == 5,
+          "invalid byte -> U+FFFD");
     free(s);
     s = wrk_sanitize_utf8("a\0b", 3, &n, &changed);
-    CHECK(changed && strcmp(s, "a\xEF\xBF\xBD" "b") == 0, "NUL -> U+FFFD");
+    CHECK(changed && strcmp(s, "a\xEF\xBF\xBD"
+                               "b") == 0,
+          "NUL -> U+FFFD");
     free(s);
     s = wrk_sanitize_utf8("\xC3\xA9t\xC3\xA9", 5, &n, &changed);
     CHECK(!changed && n == 5, "valid UTF-8 unchanged");
@@ -177,16 +203,20 @@ static void test_sanitise(void) {
     free(s);
 
     struct wrk_line ln;
-    const char *nul = "{\"type\":\"user\",\"uuid\":\"n\",\"timestamp\":\"2025-11-21T10:01:00.000Z\",\"message\":"
-                      "{\"role\":\"user\",\"content\":\"a\\u0000b\"}}";
+    const char *nul =
+        "{\"type\":\"user\",\"uuid\":\"n\",\"timestamp\":\"2025-11-21T10:01:00.000Z\",\"message\":"
+        "{\"role\":\"user\",\"content\":\"a\\u0000b\"}}";
     CHECK(parse(nul, &ln) == 0, "\\u0000 line is not poison");
-    CHECK(ln.text && strcmp(ln.text, "a\xEF\xBF\xBD" "b") == 0, "NUL in text stored as U+FFFD");
+    CHECK(ln.text && strcmp(ln.text, "a\xEF\xBF\xBD"
+                                     "b") == 0,
+          "NUL in text stored as U+FFFD");
     CHECK(ln.raw_json && !strstr(ln.raw_json, "\\u0000") && ln.repaired, "raw jsonb has no \\u0000");
     wrk_line_free(&ln);
 
     const char bad[] = "{\"type\":\"user\",\"message\":{\"role\":\"user\",\"content\":\"caf\xe9\"}}";
     char err[128];
-    CHECK(wrk_line_parse(bad, sizeof(bad) - 1, &ln, err, sizeof(err)) == 0, "invalid UTF-8 line is not poison");
+    CHECK(wrk_line_parse(bad, sizeof(bad) - 1, &ln, err, sizeof(err)) == 0,
+          "invalid UTF-8 line is not poison");
     CHECK(ln.repaired && strstr(ln.text, "caf\xEF\xBF\xBD") != NULL, "invalid byte repaired in text");
     wrk_line_free(&ln);
 

@@ -17,12 +17,15 @@ static struct wrk_prices *table(void) {
     int fd = mkstemp(path);
     const char *j =
         "{\"version\":\"t1\",\"models\":{"
-        "\"claude-sonnet-4-5-20250929\":{\"input_cost_per_token\":3e-06,\"input_cost_per_token_above_200k_tokens\":"
+        "\"claude-sonnet-4-5-20250929\":{\"input_cost_per_token\":3e-06,\"input_cost_per_token_above_200k_"
+        "tokens\":"
         "6e-06,\"output_cost_per_token\":1.5e-05,\"output_cost_per_token_above_200k_tokens\":2.25e-05,"
-        "\"cache_creation_input_token_cost\":3.75e-06,\"cache_creation_input_token_cost_above_200k_tokens\":7.5e-06,"
+        "\"cache_creation_input_token_cost\":3.75e-06,\"cache_creation_input_token_cost_above_200k_tokens\":"
+        "7.5e-06,"
         "\"cache_read_input_token_cost\":3e-07,\"cache_read_input_token_cost_above_200k_tokens\":6e-07},"
         "\"claude-opus-4-6\":{\"input_cost_per_token\":5e-06,\"output_cost_per_token\":2.5e-05,"
-        "\"cache_creation_input_token_cost\":6.25e-06,\"cache_read_input_token_cost\":5e-07,\"fast_multiplier\":6.0},"
+        "\"cache_creation_input_token_cost\":6.25e-06,\"cache_read_input_token_cost\":5e-07,\"fast_"
+        "multiplier\":6.0},"
         "\"bare\":{\"input_cost_per_token\":1e-06,\"output_cost_per_token\":2e-06}}}";
     if (write(fd, j, strlen(j)) < 0) perror("write");
     close(fd);
@@ -45,8 +48,8 @@ static void test_prices(void) {
     CHECK(wrk_prices_find(p, "<synthetic>") == NULL, "<synthetic> has no price");
     CHECK(wrk_prices_find(p, "gpt-4") == NULL, "unknown model has no price");
     char err[256];
-    CHECK(wrk_prices_load("/nonexistent/prices.json", err, sizeof(err)) == NULL, "missing file is an error (%s)",
-          err);
+    CHECK(wrk_prices_load("/nonexistent/prices.json", err, sizeof(err)) == NULL,
+          "missing file is an error (%s)", err);
     struct wrk_prices *e = wrk_prices_empty();
     CHECK(e && strcmp(e->version, "unpriced") == 0 && e->n == 0, "empty fallback table");
     wrk_prices_free(e);
@@ -89,7 +92,8 @@ static void test_cost(void) {
 }
 
 static void test_dedup(void) {
-    struct wrk_usage_copy kept = {.is_sidechain = 0, .total = 100, .source_path = "p/b.jsonl", .source_offset = 10};
+    struct wrk_usage_copy kept = {
+        .is_sidechain = 0, .total = 100, .source_path = "p/b.jsonl", .source_offset = 10};
     struct wrk_usage_copy c = kept;
     CHECK(!wrk_usage_should_replace(&c, &kept), "the same copy never replaces itself (redelivery)");
     c.total = 101;

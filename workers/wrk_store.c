@@ -86,7 +86,7 @@ static const struct stmt STMTS[] = {
     {"upsert_session",
      "INSERT INTO sessions (tenant, session_id, project, cwd, git_branch, host, os_user, title, "
      "agent_version,"
-     " first_event_at, last_event_at, events) VALUES ($1,$2,$3,$3,$4,$5,$6,$7,$8,$9,$10,$11)"
+     " first_event_at, last_event_at, events, times_inferred) VALUES ($1,$2,$3,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)"
      " ON CONFLICT (tenant, session_id) DO UPDATE SET events = sessions.events + EXCLUDED.events,"
      " cwd = CASE WHEN sessions.cwd IS NULL OR (EXCLUDED.cwd IS NOT NULL AND EXCLUDED.first_event_at <"
      "  sessions.first_event_at) THEN COALESCE(EXCLUDED.cwd, sessions.cwd) ELSE sessions.cwd END,"
@@ -100,8 +100,18 @@ static const struct stmt STMTS[] = {
      "  EXCLUDED.last_event_at >= sessions.last_event_at) THEN EXCLUDED.agent_version"
      "  ELSE sessions.agent_version END,"
      " title = COALESCE(EXCLUDED.title, sessions.title),"
-     " first_event_at = LEAST(sessions.first_event_at, EXCLUDED.first_event_at),"
-     " last_event_at = GREATEST(sessions.last_event_at, EXCLUDED.last_event_at), updated_at = now()"},
+     /* Inferred times (no line had a timestamp) only fill a gap; real ones replace them. */
+     " first_event_at = CASE WHEN EXCLUDED.first_event_at IS NULL THEN sessions.first_event_at"
+     "  WHEN sessions.first_event_at IS NULL OR (sessions.times_inferred AND NOT EXCLUDED.times_inferred)"
+     "  THEN EXCLUDED.first_event_at WHEN EXCLUDED.times_inferred AND NOT sessions.times_inferred"
+     "  THEN sessions.first_event_at ELSE LEAST(sessions.first_event_at, EXCLUDED.first_event_at) END,"
+     " last_event_at = CASE WHEN EXCLUDED.last_event_at IS NULL THEN sessions.last_event_at"
+     "  WHEN sessions.last_event_at IS NULL OR (sessions.times_inferred AND NOT EXCLUDED.times_inferred)"
+     "  THEN EXCLUDED.last_event_at WHEN EXCLUDED.times_inferred AND NOT sessions.times_inferred"
+     "  THEN sessions.last_event_at ELSE GREATEST(sessions.last_event_at, EXCLUDED.last_event_at) END,"
+     " times_inferred = CASE WHEN EXCLUDED.first_event_at IS NULL THEN sessions.times_inferred"
+     "  WHEN sessions.first_event_at IS NULL THEN EXCLUDED.times_inferred"
+     "  ELSE sessions.times_inferred AND EXCLUDED.times_inferred END, updated_at = now()"},
     {"ins_error",
      "INSERT INTO ingest_errors (tenant, source_topic, source_partition, source_offset, reason, session_id,"
      " source_path, line_offset, payload) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)"
@@ -286,6 +296,7 @@ struct sess {
     int64_t version_time;                          /* its time */
     const char *title;                             /* the last summary in Kafka order */
     int64_t first, last;                           /* min/max time of new lines with a real timestamp */
+    int64_t ifirst, ilast;                         /* min/max inferred (observed) time of the others */
     long events;                                   /* new lines */
 };
 
@@ -299,8 +310,8 @@ static struct sess *sess_get(struct sess *ss, size_t *n, const struct wrk_rec *r
     s->session_id = rec->ev.session_id;
     s->host = rec->ev.host;
     s->user = rec->ev.user;
-    s->first = INT64_MAX;
-    s->last = INT64_MIN;
+    s->first = s->ifirst = INT64_MAX;
+    s->last = s->ilast = INT64_MIN;
     return s;
 }
 
@@ -308,7 +319,11 @@ static void sess_add(struct sess *s, const struct wrk_rec *rec, int64_t t, int i
     const struct wrk_line *ln = &rec->line;
     s->events++;
     if (ln->summary) s->title = ln->summary;
-    if (inferred) return;
+    if (inferred) {
+        if (t < s->ifirst) s->ifirst = t;
+        if (t > s->ilast) s->ilast = t;
+        return;
+    }
     if (t < s->first) s->first = t;
     if (t > s->last) s->last = t;
     if (ln->cwd && *ln->cwd && (!s->cwd || t < s->cwd_time)) s->cwd = ln->cwd, s->cwd_time = t;
@@ -627,10 +642,12 @@ enum wrk_status wrk_store_begin(struct wrk_store *st, struct wrk_rec *recs, size
     for (size_t i = 0; i < nss; i++) {
         struct sess *s = &ss[i];
         char first[32], last[32], events[24];
+        int inferred = s->first == INT64_MAX && s->ifirst != INT64_MAX;
+        if (inferred) s->first = s->ifirst, s->last = s->ilast;
         if (s->first != INT64_MAX) iso(s->first, first);
         if (s->last != INT64_MIN) iso(s->last, last);
         snprintf(events, sizeof(events), "%ld", s->events);
-        const char *v[11] = {s->tenant,
+        const char *v[12] = {s->tenant,
                              s->session_id,
                              s->cwd,
                              s->branch,
@@ -640,8 +657,9 @@ enum wrk_status wrk_store_begin(struct wrk_store *st, struct wrk_rec *recs, size
                              s->version,
                              s->first != INT64_MAX ? first : NULL,
                              s->last != INT64_MIN ? last : NULL,
-                             events};
-        PGresult *r = run(st, "upsert_session", 11, v);
+                             events,
+                             inferred ? "true" : "false"};
+        PGresult *r = run(st, "upsert_session", 12, v);
         if (!res_ok(r)) {
             errmsg(st, r, "upsert session", errstr, errlen);
             PQclear(r);

@@ -128,7 +128,9 @@ try:
             "message": {"role": "user", "content": "thanks"}}
     t0 = time.monotonic()
     with open(live, "a") as f:
-        f.write(json.dumps(asst) + "\n" + json.dumps(user) + "\n")
+        # Compact separators, as Claude Code writes them (ccusage 20 only
+        # counts usage on lines containing the exact bytes "usage":{).
+        f.write(json.dumps(asst, separators=(",", ":")) + "\n" + json.dumps(user, separators=(",", ":")) + "\n")
         f.write('{"type":"user","partial":')  # 4. no newline yet
     def appended():
         st, body, _ = http_get(f"{api}/api/v1/sessions/{live_sid}", key)

@@ -104,4 +104,9 @@ variable "tags" {
   description = "Tags applied to every AWS resource."
   type        = map(string)
   default     = {}
+
+  validation {
+    condition     = alltrue([for k, v in var.tags : length(k) <= 128 && length(v) <= 256 && !startswith(lower(k), "aws:")])
+    error_message = "Tag keys must be at most 128 characters and not start with \"aws:\", and tag values at most 256 characters."
+  }
 }

@@ -30,6 +30,11 @@ variable "chart_path" {
   description = "Path of the observatory chart; defaults to the chart in this repository."
   type        = string
   default     = ""
+
+  validation {
+    condition     = var.chart_path == "" || can(regex("^(/|\\.|[A-Za-z0-9])", var.chart_path))
+    error_message = "The chart path must be empty (the chart in this repository) or a path to a chart directory or archive."
+  }
 }
 
 variable "image_repository" {
@@ -196,6 +201,11 @@ variable "extra_values" {
   description = "Additional values files (YAML strings) merged after the module's values, for anything the module does not expose."
   type        = list(string)
   default     = []
+
+  validation {
+    condition     = alltrue([for v in var.extra_values : can(yamldecode(v))])
+    error_message = "Every entry of extra_values must be a YAML document, for example yamlencode({ api = { ... } })."
+  }
 }
 
 variable "timeout_seconds" {

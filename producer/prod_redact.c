@@ -1,0 +1,389 @@
+/* prod_redact.c - secret redaction and the metadata-only mode (see
+ * prod_redact.h and docs/adr/0012-producer-redaction.md). */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include "prod_redact.h"
+
+#include "obs_metrics.h"
+
+#include <jansson.h>
+#include <pcre2.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_NEED 4
+/* Start of a token: not after a token character, except right after a JSON
+ * escape (\n, \t, \u0027...), whose last character is a letter or digit. */
+#define LB "(?:(?<=\\\\[nrtbf])|(?<=\\\\u[0-9A-Fa-f]{4})|(?<![A-Za-z0-9_-]))"
+
+struct rule {
+    char name[65];             /* rule name, also the metric label */
+    pcre2_code *code;          /* compiled pattern (owned) */
+    int jit;                   /* 1: JIT compiled */
+    const char *need[MAX_NEED]; /* run only when one of these literals is present (NULL: always) */
+    struct obs_metric *metric; /* observatory_producer_redactions_total{rule=...} */
+    int last;                  /* replacements in the last line */
+};
+
+struct buf {
+    char *p;
+    size_t len, cap;
+};
+
+struct prod_redact {
+    int rules_enabled, metadata_only;
+    struct rule *rules;
+    size_t nrules, caprules;
+    pcre2_match_data *md;
+    struct buf b[2]; /* ping-pong output buffers */
+    char *meta;      /* metadata-only output (owned) */
+    size_t meta_len, meta_cap;
+};
+
+/* Built-in rules, in the order they run. Character classes never include
+ * '"' or '\\' (except the two-character escapes \n \r \t of a PEM body), so
+ * a match cannot swallow a JSON string's closing quote or an escape. */
+static const struct {
+    const char *name;
+    const char *pattern;
+    const char *need[MAX_NEED];
+} builtin[] = {
+    {"pem_private_key",
+     "-----BEGIN [A-Z ]*PRIVATE KEY-----(?:[A-Za-z0-9+/=:,. \\t\\r\\n-]|\\\\[nrt])*?"
+     "(?:-----END [A-Z ]*PRIVATE KEY-----|(?=\\\\[^nrt]|[^A-Za-z0-9+/=:,. \\t\\r\\n\\\\-]|\\z))",
+     {"PRIVATE KEY", NULL}},
+    {"auth_header",
+     "(?i)authorization\\s*:\\s*(?:bearer|basic|token|digest)\\s+\\K(?!\\[REDACTED:)[A-Za-z0-9._~+/=-]+",
+     {"uthorization", "UTHORIZATION", NULL}},
+    {"auth_value",
+     "(?i)\\\\?\"(?:authorization|proxy-authorization|x-api-key|api[_-]?key|password|passwd|client[_-]?secret)"
+     "\\\\?\"\\s*:\\s*\\\\?\"\\K(?![^\"\\\\]*\\[REDACTED:)[^\"\\\\]+",
+     {NULL}},
+    {"url_password", "\\b[A-Za-z][A-Za-z0-9+.-]*://[^\\s:/@\"\\\\]+:\\K(?!\\[REDACTED:)[^\\s@/\"\\\\]+(?=@)",
+     {"://", NULL}},
+    {"slack_webhook", "https://hooks\\.slack\\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]+",
+     {"hooks.slack.com", NULL}},
+    {"jwt", LB "eyJ[A-Za-z0-9_-]{4,}\\.eyJ[A-Za-z0-9_-]{4,}\\.[A-Za-z0-9_-]*", {"eyJ", NULL}},
+    {"aws_access_key", LB "(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])", {"AKIA", "ASIA", NULL}},
+    {"aws_secret_key",
+     "(?i:aws_secret_access_key|aws_secret_key|secret_access_key)\\\\?\"?\\s*[:=]\\s*\\\\?\"?\\s*\\K"
+     "[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])",
+     {"ecret", "ECRET", NULL}},
+    {"github_token", LB "(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})",
+     {"gh", "github_pat_", NULL}},
+    {"gitlab_token", LB "glpat-[A-Za-z0-9_-]{20,}", {"glpat-", NULL}},
+    {"slack_token", LB "xox[abprs]-[A-Za-z0-9-]{10,}", {"xox", NULL}},
+    {"anthropic_key", LB "sk-ant-[A-Za-z0-9_-]{20,}", {"sk-ant-", NULL}},
+    {"openai_key",
+     LB "sk-(?!ant-)(?:proj-|svcacct-|admin-)?(?=[A-Za-z0-9_-]*[0-9])[A-Za-z0-9_-]{20,}",
+     {"sk-", NULL}},
+};
+
+static int add_rule(struct prod_redact *r, const char *name, size_t nlen, const char *pat, size_t plen,
+                    const char *const *need, char *err, size_t errlen) {
+    if (r->nrules == r->caprules) {
+        size_t nc = r->caprules ? r->caprules * 2 : 16;
+        struct rule *n = realloc(r->rules, nc * sizeof(*n));
+        if (!n) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        r->rules = n;
+        r->caprules = nc;
+    }
+    struct rule *ru = &r->rules[r->nrules];
+    memset(ru, 0, sizeof(*ru));
+    memcpy(ru->name, name, nlen);
+    ru->name[nlen] = '\0';
+    int ec;
+    PCRE2_SIZE eoff;
+    ru->code = pcre2_compile((PCRE2_SPTR)pat, plen, 0, &ec, &eoff, NULL);
+    if (!ru->code) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(ec, msg, sizeof(msg));
+        snprintf(err, errlen, "redaction rule '%s': pattern does not compile: %s at offset %zu", ru->name,
+                 (const char *)msg, (size_t)eoff);
+        return -1;
+    }
+    ru->jit = pcre2_jit_compile(ru->code, PCRE2_JIT_COMPLETE) == 0;
+    for (int i = 0; need && i < MAX_NEED && need[i]; i++)
+        ru->need[i] = need[i];
+    char labels[128];
+    snprintf(labels, sizeof(labels), "rule=\"%s\"", ru->name);
+    ru->metric = obs_metrics_counter("observatory_producer_redactions_total", labels,
+                                     "secrets replaced by [REDACTED:<rule>], by rule");
+    r->nrules++;
+    return 0;
+}
+
+/* Parse "name=pattern;name=pattern" ('\;' does not split). */
+static int add_user_rules(struct prod_redact *r, const char *s, char *err, size_t errlen) {
+    size_t i = 0, n = strlen(s);
+    while (i < n) {
+        size_t j = i, bs = 0;
+        while (j < n && !(s[j] == ';' && bs % 2 == 0)) {
+            bs = s[j] == '\\' ? bs + 1 : 0;
+            j++;
+        }
+        size_t a = i, b = j;
+        while (a < b && (s[a] == ' ' || s[a] == '\t'))
+            a++;
+        while (b > a && (s[b - 1] == ' ' || s[b - 1] == '\t'))
+            b--;
+        if (a < b) {
+            const char *eq = memchr(s + a, '=', b - a);
+            size_t nlen = eq ? (size_t)(eq - (s + a)) : 0;
+            while (nlen > 0 && (s[a + nlen - 1] == ' ' || s[a + nlen - 1] == '\t'))
+                nlen--;
+            int ok = eq && nlen > 0 && nlen <= 64;
+            for (size_t k = 0; ok && k < nlen; k++) {
+                char c = s[a + k];
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+                    ok = 0;
+            }
+            const char *pat = eq ? eq + 1 : NULL;
+            size_t plen = eq ? (size_t)(s + b - pat) : 0;
+            while (plen > 0 && (*pat == ' ' || *pat == '\t')) {
+                pat++;
+                plen--;
+            }
+            if (!ok || plen == 0) {
+                snprintf(err, errlen,
+                         "redaction rule '%.*s': expected name=pattern with a name of 1-64 [A-Za-z0-9_] and "
+                         "a non-empty pattern",
+                         (int)(b - a > 60 ? 60 : b - a), s + a);
+                return -1;
+            }
+            for (size_t k = 0; k < r->nrules; k++)
+                if (strlen(r->rules[k].name) == nlen && memcmp(r->rules[k].name, s + a, nlen) == 0) {
+                    snprintf(err, errlen, "redaction rule '%.*s': name already used", (int)nlen, s + a);
+                    return -1;
+                }
+            if (add_rule(r, s + a, nlen, pat, plen, NULL, err, errlen) < 0) return -1;
+        }
+        i = j + 1;
+    }
+    return 0;
+}
+
+struct prod_redact *prod_redact_create(int rules_enabled, int metadata_only, const char *user_rules, char *err,
+                                       size_t errlen) {
+    struct prod_redact *r = calloc(1, sizeof(*r));
+    if (!r) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    r->rules_enabled = rules_enabled;
+    r->metadata_only = metadata_only;
+    if (rules_enabled) {
+        for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++)
+            if (add_rule(r, builtin[i].name, strlen(builtin[i].name), builtin[i].pattern, PCRE2_ZERO_TERMINATED,
+                         builtin[i].need, err, errlen) < 0)
+                goto fail;
+        if (user_rules && add_user_rules(r, user_rules, err, errlen) < 0) goto fail;
+    }
+    r->md = pcre2_match_data_create(32, NULL);
+    if (!r->md) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    return r;
+fail:
+    prod_redact_destroy(r);
+    return NULL;
+}
+
+void prod_redact_destroy(struct prod_redact *r) {
+    if (!r) return;
+    for (size_t i = 0; i < r->nrules; i++)
+        pcre2_code_free(r->rules[i].code);
+    free(r->rules);
+    pcre2_match_data_free(r->md);
+    free(r->b[0].p);
+    free(r->b[1].p);
+    free(r->meta);
+    free(r);
+}
+
+size_t prod_redact_nrules(const struct prod_redact *r) { return r->nrules; }
+const char *prod_redact_rule_name(const struct prod_redact *r, size_t i) {
+    return i < r->nrules ? r->rules[i].name : NULL;
+}
+int prod_redact_last_count(const struct prod_redact *r, const char *rule) {
+    for (size_t i = 0; i < r->nrules; i++)
+        if (strcmp(r->rules[i].name, rule) == 0) return r->rules[i].last;
+    return -1;
+}
+
+static int buf_add(struct buf *b, const char *s, size_t n) {
+    if (b->len + n + 1 > b->cap) {
+        size_t nc = b->cap ? b->cap : 4096;
+        while (nc < b->len + n + 1)
+            nc *= 2;
+        char *p = realloc(b->p, nc);
+        if (!p) return -1;
+        b->p = p;
+        b->cap = nc;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+/* ---- metadata-only -------------------------------------------------------------- */
+
+static json_t *blank_of(const json_t *v) {
+    if (json_is_string(v)) return json_string("");
+    if (json_is_object(v)) return json_object();
+    if (json_is_array(v)) return json_array();
+    return NULL; /* numbers, booleans, null: kept */
+}
+
+static void blank_key(json_t *obj, const char *key) {
+    json_t *v = json_object_get(obj, key);
+    json_t *n = v ? blank_of(v) : NULL;
+    if (n) json_object_set_new(obj, key, n);
+}
+
+/* A message.content block: keep type/id/name/tool_use_id/is_error/caller,
+ * empty every other string, object and array (tool_result content -> ""). */
+static void strip_block(json_t *b) {
+    static const char *keep[] = {"type", "id", "name", "tool_use_id", "is_error", "caller", NULL};
+    const char *key;
+    json_t *v;
+    void *it = json_object_iter(b);
+    while (it) {
+        key = json_object_iter_key(it);
+        v = json_object_iter_value(it);
+        int kept = 0;
+        for (int i = 0; keep[i]; i++)
+            if (strcmp(key, keep[i]) == 0) kept = 1;
+        if (!kept) {
+            json_t *n = strcmp(key, "content") == 0 ? json_string("") : blank_of(v);
+            if (n) json_object_iter_set_new(b, it, n);
+        }
+        it = json_object_iter_next(b, it);
+    }
+}
+
+static void strip_line(json_t *root) {
+    json_t *msg = json_object_get(root, "message");
+    if (json_is_object(msg)) {
+        json_t *c = json_object_get(msg, "content");
+        if (json_is_array(c)) {
+            size_t i;
+            json_t *b;
+            json_array_foreach(c, i, b) {
+                if (json_is_object(b))
+                    strip_block(b);
+                else if (blank_of(b))
+                    json_array_set_new(c, i, blank_of(b));
+            }
+        } else if (c && blank_of(c)) {
+            json_object_set_new(msg, "content", json_string(""));
+        }
+    } else if (msg && blank_of(msg)) {
+        json_object_set_new(root, "message", blank_of(msg));
+    }
+    static const char *drop[] = {"toolUseResult", "summary", "content", "snapshot", "data", "todos", NULL};
+    for (int i = 0; drop[i]; i++)
+        blank_key(root, drop[i]);
+}
+
+/* Sets r->meta to the metadata of line. */
+static int metadata(struct prod_redact *r, const char *line, size_t len) {
+    json_t *root = json_loadb(line, len, JSON_ALLOW_NUL, NULL);
+    char *s = NULL;
+    char tmp[96];
+    if (json_is_object(root)) {
+        strip_line(root);
+        s = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    }
+    json_decref(root);
+    const char *src = s;
+    if (!src) {
+        snprintf(tmp, sizeof(tmp), "{\"type\":\"observatory-unparsable\",\"bytes\":%zu}", len);
+        src = tmp;
+    }
+    size_t n = strlen(src);
+    if (n + 1 > r->meta_cap) {
+        char *p = realloc(r->meta, n + 1);
+        if (!p) {
+            free(s);
+            return -1;
+        }
+        r->meta = p;
+        r->meta_cap = n + 1;
+    }
+    memcpy(r->meta, src, n + 1);
+    r->meta_len = n;
+    free(s);
+    return 0;
+}
+
+/* ---- rules ------------------------------------------------------------------------- */
+
+static int needed(const struct rule *ru, const char *s, size_t len) {
+    if (!ru->need[0]) return 1;
+    for (int i = 0; i < MAX_NEED && ru->need[i]; i++)
+        if (memmem(s, len, ru->need[i], strlen(ru->need[i]))) return 1;
+    return 0;
+}
+
+/* Run one rule over s; when it matched, the result is in out and the count
+ * is returned; 0: no match (out untouched); -1: out of memory. */
+static int apply(struct prod_redact *r, struct rule *ru, const char *s, size_t len, struct buf *out) {
+    size_t start = 0, last = 0;
+    int n = 0;
+    while (start <= len) {
+        int rc = ru->jit ? pcre2_jit_match(ru->code, (PCRE2_SPTR)s, len, start, 0, r->md, NULL)
+                         : pcre2_match(ru->code, (PCRE2_SPTR)s, len, start, 0, r->md, NULL);
+        if (rc < 0) break; /* no match (or a match limit: nothing more for this rule) */
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(r->md);
+        size_t ms = ov[0], me = ov[1];
+        if (me <= ms || ms < last) { /* empty match or \K oddity: step on */
+            start = (me > start ? me : start) + 1;
+            continue;
+        }
+        if (n == 0) out->len = 0;
+        char mark[96];
+        int ml = snprintf(mark, sizeof(mark), "[REDACTED:%s]", ru->name);
+        if (buf_add(out, s + last, ms - last) < 0 || buf_add(out, mark, (size_t)ml) < 0) return -1;
+        n++;
+        last = me;
+        start = me;
+    }
+    if (n > 0 && buf_add(out, s + last, len - last) < 0) return -1;
+    return n;
+}
+
+int prod_redact_line(struct prod_redact *r, const char *line, size_t len, const char **out, size_t *out_len) {
+    const char *cur = line;
+    size_t cur_len = len;
+    if (r->metadata_only) {
+        if (metadata(r, line, len) < 0) return -1;
+        cur = r->meta;
+        cur_len = r->meta_len;
+    }
+    int total = 0;
+    for (size_t i = 0; i < r->nrules; i++) {
+        struct rule *ru = &r->rules[i];
+        ru->last = 0;
+        if (!needed(ru, cur, cur_len)) continue;
+        struct buf *o = (cur == r->b[0].p) ? &r->b[1] : &r->b[0];
+        int n = apply(r, ru, cur, cur_len, o);
+        if (n < 0) return -1;
+        if (n > 0) {
+            ru->last = n;
+            total += n;
+            obs_metric_add(ru->metric, (uint64_t)n);
+            cur = o->p;
+            cur_len = o->len;
+        }
+    }
+    *out = cur;
+    *out_len = cur_len;
+    return total;
+}

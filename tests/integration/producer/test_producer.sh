@@ -237,7 +237,8 @@ sed -i "s/^admin.listen = off/admin.listen = 127.0.0.1:$port/; s/^kafka.bootstra
 echo "shutdown.flush_timeout_ms = 1000" >>"$CONF"
 mkdir -p "$R/p"
 printf '{"l":1}\n{"l":2}\n' >"$R/p/s.jsonl"
-"$BIN" -c "$CONF" 2>"$work/down.err" &
+# The runner exports KAFKA_BOOTSTRAP, which outranks the file: drop it here.
+env -u KAFKA_BOOTSTRAP -u OBS_KAFKA_BOOTSTRAP "$BIN" -c "$CONF" 2>"$work/down.err" &
 pid=$!
 pids+=("$pid")
 answers() { curl -s -o /dev/null "http://127.0.0.1:$port/healthz"; }

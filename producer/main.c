@@ -24,6 +24,7 @@
 #include "obs_util.h"
 #include "prod_ckpt.h"
 #include "prod_path.h"
+#include "prod_redact.h"
 #include "prod_split.h"
 
 #include <dirent.h>
@@ -75,6 +76,9 @@ struct prod_config {
     char *log_level;         /* log.level */
     long flush_timeout_ms;   /* shutdown.flush_timeout_ms */
     long progress_ms;        /* progress.interval_ms */
+    int redact_enabled;      /* redact.enabled */
+    int redact_metadata;     /* redact.metadata_only */
+    char *redact_rules;      /* redact.rules */
 };
 
 static const struct obs_cfg_opt prod_opts[] = {
@@ -114,6 +118,12 @@ static const struct obs_cfg_opt prod_opts[] = {
      3600000, "on SIGTERM, wait at most this long for outstanding acknowledgements"},
     {"progress.interval_ms", OBS_CFG_INT, "5000", offsetof(struct prod_config, progress_ms), 100, 3600000,
      "progress log period while more than 1 MB is behind"},
+    {"redact.enabled", OBS_CFG_BOOL, "true", offsetof(struct prod_config, redact_enabled), 0, 0,
+     "replace secrets (built-in and redact.rules) by [REDACTED:<rule>] before publishing"},
+    {"redact.metadata_only", OBS_CFG_BOOL, "false", offsetof(struct prod_config, redact_metadata), 0, 0,
+     "publish only metadata: drop message text, tool inputs and results"},
+    {"redact.rules", OBS_CFG_STR, "", offsetof(struct prod_config, redact_rules), 0, 0,
+     "extra rules: name=PCRE2 pattern;name2=pattern ('\\;' is a literal ;)"},
     {NULL, 0, NULL, 0, 0, 0, NULL},
 };
 
@@ -186,6 +196,7 @@ struct prod {
     rd_kafka_t *rk;                        /* producer */
     rd_kafka_topic_t *rkt;                 /* topic handle */
     struct obs_codec *codec;               /* Avro encoder */
+    struct prod_redact *redact;            /* redactor, NULL when off */
     struct obs_admin *admin;               /* admin port */
     pthread_t meta_thread;                 /* readiness probe */
     int meta_started;                      /* 1 when meta_thread runs */
@@ -472,6 +483,16 @@ static int on_line(void *ud, const struct prod_line *l) {
             .payload = l->data,
             .payload_len = l->len,
         };
+        if (p->redact) { /* secrets never leave the machine */
+            const char *red;
+            int nr = prod_redact_line(p->redact, l->data, l->len, &red, &ev.payload_len);
+            ev.payload = red;
+            if (nr < 0) {
+                free(m);
+                return -1;
+            }
+            ev.redactions = nr;
+        }
         err = produce(p, m, &ev);
         if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) { /* envelope pushed it over */
             m = calloc(1, sizeof(*m));
@@ -969,6 +990,7 @@ err:
 /* Free everything; accepts a half-built p. */
 static void prod_destroy(struct prod *p) {
     if (p->meta_started) pthread_join(p->meta_thread, NULL);
+    prod_redact_destroy(p->redact);
     obs_admin_stop(p->admin);
     if (p->rk) {
         rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
@@ -1118,6 +1140,13 @@ int main(int argc, char **argv) {
         return 2;
     }
     char errstr[512];
+    if ((p->cfg.redact_enabled || p->cfg.redact_metadata) &&
+        !(p->redact = prod_redact_create(p->cfg.redact_enabled, p->cfg.redact_metadata, p->cfg.redact_rules,
+                                         errstr, sizeof(errstr)))) {
+        fprintf(stderr, PROG ": config: redact.rules: %s\n", errstr);
+        prod_destroy(p);
+        return 2;
+    }
     register_metrics(p);
     /* Signals become a descriptor; block them before any thread starts. */
     sigset_t mask;

@@ -278,13 +278,13 @@ static void strip_line(json_t *root) {
             json_array_foreach(c, i, b) {
                 if (json_is_object(b))
                     strip_block(b);
-                else if (blank_of(b))
-                    json_array_set_new(c, i, blank_of(b));
+                else if (json_is_string(b))
+                    json_array_set_new(c, i, json_string(""));
             }
-        } else if (c && blank_of(c)) {
+        } else if (json_is_string(c) || json_is_object(c)) {
             json_object_set_new(msg, "content", json_string(""));
         }
-    } else if (msg && blank_of(msg)) {
+    } else if (json_is_string(msg) || json_is_array(msg)) {
         json_object_set_new(root, "message", blank_of(msg));
     }
     static const char *drop[] = {"toolUseResult", "summary", "content", "snapshot", "data", "todos", NULL};

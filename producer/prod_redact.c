@@ -18,12 +18,12 @@
 #define LB "(?:(?<=\\\\[nrtbf])|(?<=\\\\u[0-9A-Fa-f]{4})|(?<![A-Za-z0-9_-]))"
 
 struct rule {
-    char name[65];             /* rule name, also the metric label */
-    pcre2_code *code;          /* compiled pattern (owned) */
-    int jit;                   /* 1: JIT compiled */
+    char name[65];              /* rule name, also the metric label */
+    pcre2_code *code;           /* compiled pattern (owned) */
+    int jit;                    /* 1: JIT compiled */
     const char *need[MAX_NEED]; /* run only when one of these literals is present (NULL: always) */
-    struct obs_metric *metric; /* observatory_producer_redactions_total{rule=...} */
-    int last;                  /* replacements in the last line */
+    struct obs_metric *metric;  /* observatory_producer_redactions_total{rule=...} */
+    int last;                   /* replacements in the last line */
 };
 
 struct buf {
@@ -57,12 +57,15 @@ static const struct {
      "(?i)authorization\\s*:\\s*(?:bearer|basic|token|digest)\\s+\\K(?!\\[REDACTED:)[A-Za-z0-9._~+/=-]+",
      {"uthorization", "UTHORIZATION", NULL}},
     {"auth_value",
-     "(?i)\\\\?\"(?:authorization|proxy-authorization|x-api-key|api[_-]?key|password|passwd|client[_-]?secret)"
+     "(?i)\\\\?\"(?:authorization|proxy-authorization|x-api-key|api[_-]?key|password|passwd|client[_-]?"
+     "secret)"
      "\\\\?\"\\s*:\\s*\\\\?\"\\K(?![^\"\\\\]*\\[REDACTED:)[^\"\\\\]+",
      {NULL}},
-    {"url_password", "\\b[A-Za-z][A-Za-z0-9+.-]*://[^\\s:/@\"\\\\]+:\\K(?!\\[REDACTED:)[^\\s@/\"\\\\]+(?=@)",
+    {"url_password",
+     "\\b[A-Za-z][A-Za-z0-9+.-]*://[^\\s:/@\"\\\\]+:\\K(?!\\[REDACTED:)[^\\s@/\"\\\\]+(?=@)",
      {"://", NULL}},
-    {"slack_webhook", "https://hooks\\.slack\\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]+",
+    {"slack_webhook",
+     "https://hooks\\.slack\\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]+",
      {"hooks.slack.com", NULL}},
     {"jwt", LB "eyJ[A-Za-z0-9_-]{4,}\\.eyJ[A-Za-z0-9_-]{4,}\\.[A-Za-z0-9_-]*", {"eyJ", NULL}},
     {"aws_access_key", LB "(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])", {"AKIA", "ASIA", NULL}},
@@ -70,7 +73,8 @@ static const struct {
      "(?i:aws_secret_access_key|aws_secret_key|secret_access_key)\\\\?\"?\\s*[:=]\\s*\\\\?\"?\\s*\\K"
      "[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])",
      {"ecret", "ECRET", NULL}},
-    {"github_token", LB "(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})",
+    {"github_token",
+     LB "(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})",
      {"gh", "github_pat_", NULL}},
     {"gitlab_token", LB "glpat-[A-Za-z0-9_-]{20,}", {"glpat-", NULL}},
     {"slack_token", LB "xox[abprs]-[A-Za-z0-9-]{10,}", {"xox", NULL}},
@@ -167,8 +171,8 @@ static int add_user_rules(struct prod_redact *r, const char *s, char *err, size_
     return 0;
 }
 
-struct prod_redact *prod_redact_create(int rules_enabled, int metadata_only, const char *user_rules, char *err,
-                                       size_t errlen) {
+struct prod_redact *prod_redact_create(int rules_enabled, int metadata_only, const char *user_rules,
+                                       char *err, size_t errlen) {
     struct prod_redact *r = calloc(1, sizeof(*r));
     if (!r) {
         snprintf(err, errlen, "out of memory");
@@ -178,8 +182,8 @@ struct prod_redact *prod_redact_create(int rules_enabled, int metadata_only, con
     r->metadata_only = metadata_only;
     if (rules_enabled) {
         for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++)
-            if (add_rule(r, builtin[i].name, strlen(builtin[i].name), builtin[i].pattern, PCRE2_ZERO_TERMINATED,
-                         builtin[i].need, err, errlen) < 0)
+            if (add_rule(r, builtin[i].name, strlen(builtin[i].name), builtin[i].pattern,
+                         PCRE2_ZERO_TERMINATED, builtin[i].need, err, errlen) < 0)
                 goto fail;
         if (user_rules && add_user_rules(r, user_rules, err, errlen) < 0) goto fail;
     }

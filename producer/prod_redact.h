@@ -23,8 +23,8 @@ struct prod_redact;
  * pattern is a literal ';', which PCRE2 reads as ';'). Names are
  * [A-Za-z0-9_]{1,64}. Returns NULL with one line in err (naming the rule and
  * PCRE2's message) when a rule is invalid. */
-struct prod_redact *prod_redact_create(int rules_enabled, int metadata_only, const char *user_rules, char *err,
-                                       size_t errlen);
+struct prod_redact *prod_redact_create(int rules_enabled, int metadata_only, const char *user_rules,
+                                       char *err, size_t errlen);
 void prod_redact_destroy(struct prod_redact *r);
 
 /* Redact one line (no newline). out, out_len: the result, either line itself

@@ -42,8 +42,8 @@ static void pos(struct prod_redact *r, const char *rule, const char *body, const
     char mark[96];
     snprintf(mark, sizeof(mark), "[REDACTED:%s]", rule);
     CHECK(strstr(out, secret) == NULL, "%s: secret '%s' gone", rule, secret);
-    CHECK(strstr(out, mark) != NULL && prod_redact_last_count(r, rule) >= 1 && n >= 1, "%s: counted (%d)", rule,
-          n);
+    CHECK(strstr(out, mark) != NULL && prod_redact_last_count(r, rule) >= 1 && n >= 1, "%s: counted (%d)",
+          rule, n);
     CHECK(valid_json(out), "%s: output valid JSON: %s", rule, out);
     free(in);
     free(out);
@@ -81,7 +81,8 @@ static void test_builtin(void) {
 
     pos(r, "aws_secret_key", "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
         "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
-    pos(r, "aws_secret_key", "{\\\"AWS_SECRET_ACCESS_KEY\\\":\\\"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\\\"}",
+    pos(r, "aws_secret_key",
+        "{\\\"AWS_SECRET_ACCESS_KEY\\\":\\\"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\\\"}",
         "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
     neg(r, "aws_secret_key", "commit da39a3ee5e6b4b0d3255bfef95601890afd80709 fixed it");
     neg(r, "aws_secret_key", "aws_secret_access_key = tooShortToBeAKey");
@@ -106,7 +107,8 @@ static void test_builtin(void) {
     CHECK(prod_redact_last_count(r, "openai_key") == 0, "anthropic key not counted as openai");
     neg(r, "anthropic_key", "sk-ant-short");
 
-    pos(r, "openai_key", "OPENAI_API_KEY=sk-proj-AbCdEfGhIjKlMnOpQrSt1234uvWX", "AbCdEfGhIjKlMnOpQrSt1234uvWX");
+    pos(r, "openai_key", "OPENAI_API_KEY=sk-proj-AbCdEfGhIjKlMnOpQrSt1234uvWX",
+        "AbCdEfGhIjKlMnOpQrSt1234uvWX");
     pos(r, "openai_key", "sk-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefghij",
         "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefghij");
     neg(r, "openai_key", "pip install sk-learn; task-sk-thing; sk-learn-compatible-estimator-class");
@@ -119,19 +121,19 @@ static void test_builtin(void) {
         "b3BlbnNzaC1rZXktdjEAAAAA");
     neg(r, "pem_private_key", "-----BEGIN PUBLIC KEY-----\\nMIIBIjANBgkqhkiG9w0B\\n-----END PUBLIC KEY-----");
 
-    pos(r, "jwt", "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.abcDEF123_-xyz",
-        "eyJzdWIiOiIxMjM0In0");
+    pos(r, "jwt", "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.abcDEF123_-xyz", "eyJzdWIiOiIxMjM0In0");
     neg(r, "jwt", "blob eyJhbGciOiJIUzI1NiJ9 and aGVsbG8gd29ybGQ= and a.b.c");
 
     pos(r, "url_password", "psql postgres://admin:s3cretPass@db.example.com:5432/app", "s3cretPass");
     contains(r, "{\"u\":\"postgres://admin:s3cretPass@db.example.com:5432/app\"}",
-             "postgres://admin:[REDACTED:url_password]@db.example.com:5432/app", "url: scheme/user/host kept");
+             "postgres://admin:[REDACTED:url_password]@db.example.com:5432/app",
+             "url: scheme/user/host kept");
     neg(r, "url_password", "https://user@example.com/x http://localhost:8080/a@b git@github.com:o/r.git");
 
     pos(r, "auth_header", "curl -H \\\"Authorization: Bearer abc123def456ghi789\\\" https://x",
         "abc123def456ghi789");
-    contains(r, "{\"c\":\"Authorization: Basic dXNlcjpwYXNz\"}", "Authorization: Basic [REDACTED:auth_header]",
-             "auth header: scheme word kept");
+    contains(r, "{\"c\":\"Authorization: Basic dXNlcjpwYXNz\"}",
+             "Authorization: Basic [REDACTED:auth_header]", "auth header: scheme word kept");
     neg(r, "auth_header", "the authorization flow uses bearer tokens");
 
     {
@@ -203,9 +205,11 @@ static void test_metadata(void) {
     if (!r) return;
     int n;
     const char *asst =
-        "{\"parentUuid\":\"p1\",\"isSidechain\":false,\"sessionId\":\"s1\",\"version\":\"2.1.39\",\"gitBranch\":"
+        "{\"parentUuid\":\"p1\",\"isSidechain\":false,\"sessionId\":\"s1\",\"version\":\"2.1.39\","
+        "\"gitBranch\":"
         "\"main\",\"cwd\":\"/home/bob\",\"message\":{\"id\":\"msg_01\",\"type\":\"message\",\"role\":"
-        "\"assistant\",\"model\":\"claude-opus-4-6\",\"content\":[{\"type\":\"thinking\",\"thinking\":\"secret "
+        "\"assistant\",\"model\":\"claude-opus-4-6\",\"content\":[{\"type\":\"thinking\",\"thinking\":"
+        "\"secret "
         "plan\",\"signature\":\"c2ln\"},{\"type\":\"text\",\"text\":\"hello world\"},{\"type\":\"tool_use\","
         "\"id\":\"toolu_01\",\"name\":\"Bash\",\"input\":{\"command\":\"cat /etc/passwd\"}}],\"stop_reason\":"
         "\"tool_use\",\"usage\":{\"input_tokens\":3,\"output_tokens\":98,\"cache_read_input_tokens\":11506}},"
@@ -213,11 +217,13 @@ static void test_metadata(void) {
         "32.053Z\"}";
     char *out = run(r, asst, &n);
     CHECK(valid_json(out), "assistant: valid JSON");
-    CHECK(strstr(out, "\"usage\":{\"input_tokens\":3,\"output_tokens\":98,\"cache_read_input_tokens\":11506}") &&
+    CHECK(strstr(out,
+                 "\"usage\":{\"input_tokens\":3,\"output_tokens\":98,\"cache_read_input_tokens\":11506}") &&
               strstr(out, "\"model\":\"claude-opus-4-6\"") && strstr(out, "\"id\":\"msg_01\"") &&
               strstr(out, "\"requestId\":\"req_01\"") && strstr(out, "\"uuid\":\"u1\"") &&
               strstr(out, "\"parentUuid\":\"p1\"") && strstr(out, "\"sessionId\":\"s1\"") &&
-              strstr(out, "\"stop_reason\":\"tool_use\"") && strstr(out, "\"timestamp\":\"2025-08-24T04:16:32.053Z\""),
+              strstr(out, "\"stop_reason\":\"tool_use\"") &&
+              strstr(out, "\"timestamp\":\"2025-08-24T04:16:32.053Z\""),
           "assistant: usage, model, ids kept");
     CHECK(strstr(out, "{\"type\":\"tool_use\",\"id\":\"toolu_01\",\"name\":\"Bash\",\"input\":{}}") != NULL,
           "assistant: tool name/id kept, input emptied");
@@ -231,13 +237,18 @@ static void test_metadata(void) {
         "\"toolu_01\",\"type\":\"tool_result\",\"content\":[{\"type\":\"text\",\"text\":\"root:x:0:0\"}],"
         "\"is_error\":false}]},\"toolUseResult\":{\"stdout\":\"root:x:0:0\",\"stderr\":\"\"}}";
     out = run(r, user, &n);
-    CHECK_STR(out,
-              "{\"type\":\"user\",\"uuid\":\"u2\",\"message\":{\"role\":\"user\",\"content\":[{\"tool_use_id\":"
-              "\"toolu_01\",\"type\":\"tool_result\",\"content\":\"\",\"is_error\":false}]},\"toolUseResult\":{}}",
-              "tool_result: id/is_error kept, content and toolUseResult emptied");
+    CHECK_STR(
+        out,
+        "{\"type\":\"user\",\"uuid\":\"u2\",\"message\":{\"role\":\"user\",\"content\":[{\"tool_use_id\":"
+        "\"toolu_01\",\"type\":\"tool_result\",\"content\":\"\",\"is_error\":false}]},\"toolUseResult\":{}}",
+        "tool_result: id/is_error kept, content and toolUseResult emptied");
     free(out);
-    out = run(r, "{\"type\":\"user\",\"message\":{\"role\":\"user\",\"content\":\"my prompt\"},\"toolUseResult\":\"Error: x\"}", &n);
-    CHECK_STR(out, "{\"type\":\"user\",\"message\":{\"role\":\"user\",\"content\":\"\"},\"toolUseResult\":\"\"}",
+    out = run(r,
+              "{\"type\":\"user\",\"message\":{\"role\":\"user\",\"content\":\"my "
+              "prompt\"},\"toolUseResult\":\"Error: x\"}",
+              &n);
+    CHECK_STR(out,
+              "{\"type\":\"user\",\"message\":{\"role\":\"user\",\"content\":\"\"},\"toolUseResult\":\"\"}",
               "string content and string toolUseResult emptied");
     free(out);
     out = run(r, "{\"type\":\"summary\",\"summary\":\"Fix login\",\"leafUuid\":\"l1\"}", &n);
@@ -246,14 +257,19 @@ static void test_metadata(void) {
     out = run(r, "{\"type\":\"system\",\"content\":\"Running hook\",\"level\":\"info\"}", &n);
     CHECK_STR(out, "{\"type\":\"system\",\"content\":\"\",\"level\":\"info\"}", "system content emptied");
     free(out);
-    out = run(r, "{\"type\":\"progress\",\"data\":{\"type\":\"hook_progress\",\"command\":\"x\"},\"toolUseID\":\"t\"}", &n);
+    out = run(
+        r,
+        "{\"type\":\"progress\",\"data\":{\"type\":\"hook_progress\",\"command\":\"x\"},\"toolUseID\":\"t\"}",
+        &n);
     CHECK_STR(out, "{\"type\":\"progress\",\"data\":{},\"toolUseID\":\"t\"}", "progress data emptied");
     free(out);
     out = run(r, "{\"type\":\"file-history-snapshot\",\"messageId\":\"m\",\"snapshot\":{\"a\":1}}", &n);
-    CHECK_STR(out, "{\"type\":\"file-history-snapshot\",\"messageId\":\"m\",\"snapshot\":{}}", "snapshot emptied");
+    CHECK_STR(out, "{\"type\":\"file-history-snapshot\",\"messageId\":\"m\",\"snapshot\":{}}",
+              "snapshot emptied");
     free(out);
     out = run(r, "garbage line {", &n);
-    CHECK_STR(out, "{\"type\":\"observatory-unparsable\",\"bytes\":14}", "non-JSON line -> unparsable marker");
+    CHECK_STR(out, "{\"type\":\"observatory-unparsable\",\"bytes\":14}",
+              "non-JSON line -> unparsable marker");
     free(out);
     out = run(r, "{\"type\":\"assistant\",\"cwd\":\"/x\",\"error\":\"key AKIAIOSFODNN7EXAMPLE\"}", &n);
     CHECK(n == 1 && strstr(out, "[REDACTED:aws_access_key]"), "rules also run in metadata-only mode");

@@ -11,37 +11,50 @@
 #define MAX_SCHEMAS 16
 
 enum {
-    F_EVENT_ID, F_TENANT, F_HOST, F_USER, F_SOURCE_PATH, F_FILE_ID, F_SOURCE_OFFSET, F_SESSION_ID,
-    F_EVENT_TIME, F_OBSERVED_TIME, F_AGENT, F_AGENT_VERSION, F_PRODUCER_VERSION, F_REDACTIONS,
-    F_PAYLOAD, F_COUNT
+    F_EVENT_ID,
+    F_TENANT,
+    F_HOST,
+    F_USER,
+    F_SOURCE_PATH,
+    F_FILE_ID,
+    F_SOURCE_OFFSET,
+    F_SESSION_ID,
+    F_EVENT_TIME,
+    F_OBSERVED_TIME,
+    F_AGENT,
+    F_AGENT_VERSION,
+    F_PRODUCER_VERSION,
+    F_REDACTIONS,
+    F_PAYLOAD,
+    F_COUNT
 };
 static const char *const field_names[F_COUNT] = {
-    "event_id", "tenant", "host", "user", "source_path", "file_id", "source_offset", "session_id",
-    "event_time", "observed_time", "agent", "agent_version", "producer_version", "redactions",
-    "payload"};
+    "event_id",         "tenant",     "host",       "user",          "source_path", "file_id",
+    "source_offset",    "session_id", "event_time", "observed_time", "agent",       "agent_version",
+    "producer_version", "redactions", "payload"};
 
 /* A writer schema the decoder accepts, keyed by fingerprint. */
 struct codec_writer {
-    uint64_t fp;                   /* CRC-64-AVRO of its canonical form */
-    avro_schema_t schema;          /* parsed writer schema */
-    avro_value_iface_t *resolver;  /* resolved writer → current, NULL for current */
-    avro_value_t resolved;         /* resolver value wrapping c->value */
-    int has_resolved;              /* resolved is initialised */
+    uint64_t fp;                  /* CRC-64-AVRO of its canonical form */
+    avro_schema_t schema;         /* parsed writer schema */
+    avro_value_iface_t *resolver; /* resolved writer → current, NULL for current */
+    avro_value_t resolved;        /* resolver value wrapping c->value */
+    int has_resolved;             /* resolved is initialised */
 };
 
 struct obs_codec {
-    avro_schema_t schema;             /* current (reader and writer) schema */
-    avro_value_iface_t *iface;        /* generic class of schema */
-    avro_value_t value;               /* reusable record value */
-    int has_value;                    /* value is initialised */
-    size_t idx[F_COUNT];              /* field indexes in schema */
-    uint64_t fp;                      /* fingerprint of schema */
+    avro_schema_t schema;                     /* current (reader and writer) schema */
+    avro_value_iface_t *iface;                /* generic class of schema */
+    avro_value_t value;                       /* reusable record value */
+    int has_value;                            /* value is initialised */
+    size_t idx[F_COUNT];                      /* field indexes in schema */
+    uint64_t fp;                              /* fingerprint of schema */
     struct codec_writer writers[MAX_SCHEMAS]; /* every known writer schema */
-    size_t nwriters;                  /* entries in writers */
-    char *outbuf;                     /* encode buffer */
-    size_t outcap;                    /* its capacity */
-    avro_writer_t writer;             /* memory writer over outbuf */
-    avro_reader_t reader;             /* memory reader for decode */
+    size_t nwriters;                          /* entries in writers */
+    char *outbuf;                             /* encode buffer */
+    size_t outcap;                            /* its capacity */
+    avro_writer_t writer;                     /* memory writer over outbuf */
+    avro_reader_t reader;                     /* memory reader for decode */
 };
 
 /* ---- CRC-64-AVRO and Parsing Canonical Form ---------------------------- */
@@ -52,14 +65,16 @@ uint64_t obs_avro_crc64(const void *data, size_t len) {
     if (!init) { /* benign race: every thread computes the same table */
         for (int i = 0; i < 256; i++) {
             uint64_t fp = (uint64_t)i;
-            for (int j = 0; j < 8; j++) fp = (fp >> 1) ^ (AVRO_EMPTY_FP & -(fp & 1));
+            for (int j = 0; j < 8; j++)
+                fp = (fp >> 1) ^ (AVRO_EMPTY_FP & -(fp & 1));
             table[i] = fp;
         }
         init = 1;
     }
     const unsigned char *p = data;
     uint64_t fp = AVRO_EMPTY_FP;
-    for (size_t i = 0; i < len; i++) fp = (fp >> 8) ^ table[(fp ^ p[i]) & 0xff];
+    for (size_t i = 0; i < len; i++)
+        fp = (fp >> 8) ^ table[(fp ^ p[i]) & 0xff];
     return fp;
 }
 
@@ -88,14 +103,16 @@ static void sb_str(struct sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
 static void sb_jstr(struct sbuf *b, const char *s) {
     json_t *j = json_string(s);
     char *d = j ? json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-    if (d) sb_str(b, d);
-    else b->oom = 1;
+    if (d)
+        sb_str(b, d);
+    else
+        b->oom = 1;
     free(d);
     json_decref(j);
 }
 
-static const char *const primitives[] = {"null", "boolean", "int", "long", "float",
-                                         "double", "bytes", "string", NULL};
+static const char *const primitives[] = {"null",   "boolean", "int",    "long", "float",
+                                         "double", "bytes",   "string", NULL};
 static int is_primitive(const char *t) {
     for (int i = 0; primitives[i]; i++)
         if (strcmp(t, primitives[i]) == 0) return 1;
@@ -103,8 +120,10 @@ static int is_primitive(const char *t) {
 }
 
 static void full_name(const char *name, const char *ns, char *out, size_t len) {
-    if (strchr(name, '.') || !ns || !*ns) snprintf(out, len, "%s", name);
-    else snprintf(out, len, "%s.%s", ns, name);
+    if (strchr(name, '.') || !ns || !*ns)
+        snprintf(out, len, "%s", name);
+    else
+        snprintf(out, len, "%s.%s", ns, name);
 }
 
 static int pcf(struct sbuf *b, json_t *s, const char *ns, char *err, size_t errlen);
@@ -113,7 +132,8 @@ static int pcf(struct sbuf *b, json_t *s, const char *ns, char *err, size_t errl
     if (json_is_string(s)) {
         const char *t = json_string_value(s);
         char fn[512];
-        if (is_primitive(t)) sb_jstr(b, t);
+        if (is_primitive(t))
+            sb_jstr(b, t);
         else {
             full_name(t, ns, fn, sizeof(fn));
             sb_jstr(b, fn);
@@ -357,10 +377,12 @@ int obs_codec_encode(struct obs_codec *c, const struct obs_event *ev, const void
         else if (!bad)
             bad = avro_value_set_branch(&f, 1, &br) || avro_value_set_long(&br, ev->event_time_ms);
     }
-    if (!bad) bad = avro_value_get_by_index(r, c->idx[F_REDACTIONS], &f, NULL) ||
-                    avro_value_set_int(&f, ev->redactions);
-    if (!bad) bad = avro_value_get_by_index(r, c->idx[F_PAYLOAD], &f, NULL) ||
-                    avro_value_set_bytes(&f, (void *)(uintptr_t)ev->payload, ev->payload_len);
+    if (!bad)
+        bad = avro_value_get_by_index(r, c->idx[F_REDACTIONS], &f, NULL) ||
+              avro_value_set_int(&f, ev->redactions);
+    if (!bad)
+        bad = avro_value_get_by_index(r, c->idx[F_PAYLOAD], &f, NULL) ||
+              avro_value_set_bytes(&f, (void *)(uintptr_t)ev->payload, ev->payload_len);
     size_t need = 0;
     if (!bad) bad = avro_value_sizeof(r, &need);
     if (bad) {
@@ -380,7 +402,8 @@ int obs_codec_encode(struct obs_codec *c, const struct obs_event *ev, const void
     }
     c->outbuf[0] = (char)0xC3;
     c->outbuf[1] = 0x01;
-    for (int i = 0; i < 8; i++) c->outbuf[2 + i] = (char)((c->fp >> (8 * i)) & 0xff);
+    for (int i = 0; i < 8; i++)
+        c->outbuf[2 + i] = (char)((c->fp >> (8 * i)) & 0xff);
     avro_writer_memory_set_dest(c->writer, c->outbuf + 10, (int64_t)(c->outcap - 10));
     if (avro_value_write(c->writer, r)) {
         snprintf(errstr, errlen, "avro encode: %s", avro_strerror());
@@ -406,15 +429,16 @@ static int64_t get_long(avro_value_t *rec, size_t idx) {
     return v;
 }
 
-int obs_codec_decode(struct obs_codec *c, const void *data, size_t len, struct obs_event *ev,
-                     char *errstr, size_t errlen) {
+int obs_codec_decode(struct obs_codec *c, const void *data, size_t len, struct obs_event *ev, char *errstr,
+                     size_t errlen) {
     const unsigned char *p = data;
     if (len < 10 || p[0] != 0xC3 || p[1] != 0x01) {
         snprintf(errstr, errlen, "not an Avro single-object record (bad magic)");
         return -1;
     }
     uint64_t fp = 0;
-    for (int i = 0; i < 8; i++) fp |= (uint64_t)p[2 + i] << (8 * i);
+    for (int i = 0; i < 8; i++)
+        fp |= (uint64_t)p[2 + i] << (8 * i);
     struct codec_writer *w = NULL;
     for (size_t i = 0; i < c->nwriters; i++)
         if (c->writers[i].fp == fp) w = &c->writers[i];
@@ -424,8 +448,8 @@ int obs_codec_decode(struct obs_codec *c, const void *data, size_t len, struct o
     }
     avro_value_reset(&c->value);
     avro_reader_memory_set_source(c->reader, (const char *)p + 10, (int64_t)(len - 10));
-    int rc = w->has_resolved ? avro_value_read(c->reader, &w->resolved)
-                             : avro_value_read(c->reader, &c->value);
+    int rc =
+        w->has_resolved ? avro_value_read(c->reader, &w->resolved) : avro_value_read(c->reader, &c->value);
     if (rc) {
         snprintf(errstr, errlen, "truncated or corrupt Avro body: %s", avro_strerror());
         return -1;

@@ -51,8 +51,8 @@ int obs_codec_encode(struct obs_codec *c, const struct obs_event *ev, const void
 
 /* Decode one Kafka value into ev. Returns 0, or -1 with a reason in errstr
  * (bad magic, unknown fingerprint, truncated body). */
-int obs_codec_decode(struct obs_codec *c, const void *data, size_t len, struct obs_event *ev,
-                     char *errstr, size_t errlen) __attribute__((warn_unused_result));
+int obs_codec_decode(struct obs_codec *c, const void *data, size_t len, struct obs_event *ev, char *errstr,
+                     size_t errlen) __attribute__((warn_unused_result));
 
 /* Fingerprint of the current writer schema (CRC-64-AVRO of its PCF). */
 uint64_t obs_codec_fingerprint(const struct obs_codec *c);

@@ -12,7 +12,8 @@ extern char **environ;
 void obs_config_env_name(const char *key, char *buf, size_t len) {
     size_t u = 0;
     const char *pfx = "OBS_";
-    while (*pfx && u + 1 < len) buf[u++] = *pfx++;
+    while (*pfx && u + 1 < len)
+        buf[u++] = *pfx++;
     for (const char *p = key; *p && u + 1 < len; p++)
         buf[u++] = (*p == '.' || *p == '-') ? '_' : (char)toupper((unsigned char)*p);
     buf[u] = '\0';
@@ -53,8 +54,8 @@ static int set_value(const struct obs_cfg_opt *o, void *target, const char *val,
             return 1;
         }
         if ((o->min || o->max) && (v < o->min || v > o->max)) {
-            fprintf(stderr, "%s: config: %s (%s): %ld is out of range [%ld, %ld]\n", prog, o->key, origin,
-                    v, o->min, o->max);
+            fprintf(stderr, "%s: config: %s (%s): %ld is out of range [%ld, %ld]\n", prog, o->key, origin, v,
+                    o->min, o->max);
             return 1;
         }
         memcpy(field, &v, sizeof(v));
@@ -69,8 +70,8 @@ static int set_value(const struct obs_cfg_opt *o, void *target, const char *val,
                  !strcmp(val, "0"))
             v = 0;
         else {
-            fprintf(stderr, "%s: config: %s (%s): '%s' is not a boolean (true/false)\n", prog, o->key,
-                    origin, val);
+            fprintf(stderr, "%s: config: %s (%s): '%s' is not a boolean (true/false)\n", prog, o->key, origin,
+                    val);
             return 1;
         }
         memcpy(field, &v, sizeof(v));
@@ -97,9 +98,11 @@ static const struct obs_cfg_opt *find_opt(const struct obs_cfg_opt *opts, const 
 }
 
 static char *trim(char *s) {
-    while (isspace((unsigned char)*s)) s++;
+    while (isspace((unsigned char)*s))
+        s++;
     char *e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1])) *--e = '\0';
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
     return s;
 }
 
@@ -156,7 +159,7 @@ int obs_config_load(const struct obs_cfg_opt *opts, void *target, const char *pa
 
     /* Plain variables every tool knows, below the OBS_ ones. */
     static const char *const plain[][2] = {{"KAFKA_BOOTSTRAP", "kafka.bootstrap"},
-                                          {"DATABASE_URL", "database.url"}};
+                                           {"DATABASE_URL", "database.url"}};
     for (size_t i = 0; i < 2; i++) {
         const char *v = getenv(plain[i][0]);
         const struct obs_cfg_opt *o = find_opt(opts, plain[i][1]);

@@ -45,8 +45,7 @@ struct obs_kv_list {
  * "<prog>: config: <problem>"; returns the number of problems (0 = ok).
  * rdkafka may be NULL when the program takes no pass-through. */
 int obs_config_load(const struct obs_cfg_opt *opts, void *target, const char *path,
-                    struct obs_kv_list *rdkafka, const char *prog)
-    __attribute__((warn_unused_result));
+                    struct obs_kv_list *rdkafka, const char *prog) __attribute__((warn_unused_result));
 
 /* Free the strings obs_config_load stored in target and the kv list. */
 void obs_config_free(const struct obs_cfg_opt *opts, void *target, struct obs_kv_list *rdkafka);

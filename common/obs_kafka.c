@@ -9,8 +9,10 @@
 /* Runs on librdkafka's threads. */
 static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
     (void)rk;
-    enum obs_log_level l = level <= 3 ? OBS_LOG_ERROR : level <= 5 ? OBS_LOG_WARN
-                         : level == 6 ? OBS_LOG_INFO : OBS_LOG_DEBUG;
+    enum obs_log_level l = level <= 3   ? OBS_LOG_ERROR
+                           : level <= 5 ? OBS_LOG_WARN
+                           : level == 6 ? OBS_LOG_INFO
+                                        : OBS_LOG_DEBUG;
     obs_log(l, "rdkafka", "%s: %s", fac, buf);
 }
 
@@ -32,8 +34,8 @@ rd_kafka_conf_t *obs_kafka_conf_new(const char *bootstrap, const char *client_id
         obs_kafka_conf_set(conf, "client.id", client_id, errstr, errlen) < 0)
         goto err;
     for (size_t i = 0; passthrough && i < passthrough->n; i++)
-        if (obs_kafka_conf_set(conf, passthrough->items[i].key, passthrough->items[i].value, errstr,
-                               errlen) < 0)
+        if (obs_kafka_conf_set(conf, passthrough->items[i].key, passthrough->items[i].value, errstr, errlen) <
+            0)
             goto err;
     return conf;
 err:
@@ -41,8 +43,8 @@ err:
     return NULL;
 }
 
-int obs_kafka_ensure_topic(rd_kafka_t *rk, const char *topic, int partitions, int replication,
-                           int timeout_ms, char *errstr, size_t errlen) {
+int obs_kafka_ensure_topic(rd_kafka_t *rk, const char *topic, int partitions, int replication, int timeout_ms,
+                           char *errstr, size_t errlen) {
     int rc = -1;
     char e[512];
     rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, replication, e, sizeof(e));

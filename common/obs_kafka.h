@@ -21,7 +21,7 @@ int obs_kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *valu
 
 /* Create topic if missing (an existing topic is fine). Uses rk's admin API,
  * waits at most timeout_ms. 0 or -1 with errstr. */
-int obs_kafka_ensure_topic(rd_kafka_t *rk, const char *topic, int partitions, int replication,
-                           int timeout_ms, char *errstr, size_t errlen);
+int obs_kafka_ensure_topic(rd_kafka_t *rk, const char *topic, int partitions, int replication, int timeout_ms,
+                           char *errstr, size_t errlen);
 
 #endif

@@ -24,8 +24,10 @@ void obs_log(enum obs_log_level level, const char *ctx, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void obs_logv(enum obs_log_level level, const char *ctx, const char *fmt, va_list ap);
 
-#define obs_debug(ctx, ...) \
-    do { if (obs_log_get_level() <= OBS_LOG_DEBUG) obs_log(OBS_LOG_DEBUG, ctx, __VA_ARGS__); } while (0)
+#define obs_debug(ctx, ...)                                                                                  \
+    do {                                                                                                     \
+        if (obs_log_get_level() <= OBS_LOG_DEBUG) obs_log(OBS_LOG_DEBUG, ctx, __VA_ARGS__);                  \
+    } while (0)
 #define obs_info(ctx, ...) obs_log(OBS_LOG_INFO, ctx, __VA_ARGS__)
 #define obs_warn(ctx, ...) obs_log(OBS_LOG_WARN, ctx, __VA_ARGS__)
 #define obs_error(ctx, ...) obs_log(OBS_LOG_ERROR, ctx, __VA_ARGS__)

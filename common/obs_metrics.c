@@ -24,8 +24,7 @@ struct obs_metric {
     struct obs_metric *next;   /* registry list, in registration order */
 };
 
-const double obs_latency_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                      0.25,  0.5,    1,     2.5,  5,     10};
+const double obs_latency_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 const size_t obs_latency_nbuckets = sizeof(obs_latency_buckets) / sizeof(obs_latency_buckets[0]);
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -74,8 +73,10 @@ static struct obs_metric *reg(const char *name, const char *labels, const char *
         after->next = m;
         if (reg_tail == after) reg_tail = m;
     } else {
-        if (reg_tail) reg_tail->next = m;
-        else reg_head = m;
+        if (reg_tail)
+            reg_tail->next = m;
+        else
+            reg_head = m;
         reg_tail = m;
     }
     pthread_mutex_unlock(&reg_lock);
@@ -100,15 +101,15 @@ void obs_metric_set(struct obs_metric *m, double v) { atomic_store(&m->gbits, d_
 
 static void add_double(_Atomic uint64_t *cell, double d) {
     uint64_t old = atomic_load(cell);
-    while (!atomic_compare_exchange_weak(cell, &old, d_to_bits(bits_to_d(old) + d))) {
-    }
+    while (!atomic_compare_exchange_weak(cell, &old, d_to_bits(bits_to_d(old) + d))) {}
 }
 
 void obs_metric_gauge_add(struct obs_metric *m, double d) { add_double(&m->gbits, d); }
 
 void obs_metric_observe(struct obs_metric *m, double v) {
     size_t i = 0;
-    while (i < m->nbounds && v > m->bounds[i]) i++;
+    while (i < m->nbounds && v > m->bounds[i])
+        i++;
     if (i < m->nbounds) atomic_fetch_add(&m->buckets[i], 1);
     atomic_fetch_add(&m->count, 1);
     add_double(&m->gbits, v);

@@ -14,7 +14,8 @@ static void one_line(char *s) {
     for (char *p = s; *p; p++)
         if (*p == '\n' || *p == '\r') *p = ' ';
     size_t n = strlen(s);
-    while (n && s[n - 1] == ' ') s[--n] = '\0';
+    while (n && s[n - 1] == ' ')
+        s[--n] = '\0';
 }
 
 void obs_pg_errmsg(PGconn *conn, char *errstr, size_t errlen) {

@@ -74,10 +74,12 @@ int obs_parse_iso8601_ms(const char *s, int64_t *ms) {
             p++;
         }
         if (!digits) return -1;
-        for (; digits < 3; digits++) frac *= 10;
+        for (; digits < 3; digits++)
+            frac *= 10;
     }
     int64_t off = 0;
-    if (*p == 'Z') p++;
+    if (*p == 'Z')
+        p++;
     else if (*p == '+' || *p == '-') {
         int oh, om;
         if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2) return -1;

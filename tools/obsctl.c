@@ -91,9 +91,7 @@ static PGconn *connect_db(const struct ctl_config *cfg) {
 
 /* ---- migrate ------------------------------------------------------------------ */
 
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static char *read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
@@ -116,8 +114,10 @@ static char *read_file(const char *path, size_t *len) {
         n += r;
     }
     fclose(f);
-    if (!buf) buf = calloc(1, 1);
-    else buf[n] = '\0';
+    if (!buf)
+        buf = calloc(1, 1);
+    else
+        buf[n] = '\0';
     *len = n;
     return buf;
 }
@@ -137,7 +137,8 @@ static int cmd_migrate(const struct ctl_config *cfg, int status_only) {
     struct dirent *de;
     while ((de = readdir(d))) {
         size_t l = strlen(de->d_name);
-        if (l < 6 || strcmp(de->d_name + l - 4, ".sql") || de->d_name[0] < '0' || de->d_name[0] > '9') continue;
+        if (l < 6 || strcmp(de->d_name + l - 4, ".sql") || de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
         char **nf = realloc(files, (nfiles + 1) * sizeof(*files));
         if (!nf) goto out;
         files = nf;
@@ -210,10 +211,10 @@ static int cmd_migrate(const struct ctl_config *cfg, int status_only) {
         }
         free(sql);
         const char *p3[] = {vbuf, files[i], sum};
-        res = PQexecParams(c, "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1::int, $2, $3)",
+        res = PQexecParams(c,
+                           "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1::int, $2, $3)",
                            3, NULL, p3, NULL, NULL, 0);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK ||
-            obs_pg_exec(c, "COMMIT", err, sizeof(err)) < 0) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK || obs_pg_exec(c, "COMMIT", err, sizeof(err)) < 0) {
             fprintf(stderr, PROG ": recording migration %s failed: %s%s\n", files[i],
                     PQresultErrorMessage(res), err);
             goto out;
@@ -223,13 +224,16 @@ static int cmd_migrate(const struct ctl_config *cfg, int status_only) {
         obs_info("migrate", "applied %s", files[i]);
         applied++;
     }
-    if (status_only) printf("%d pending\n", pending);
-    else obs_info("migrate", "schema up to date (%zu migrations, %d applied now)", nfiles, applied);
+    if (status_only)
+        printf("%d pending\n", pending);
+    else
+        obs_info("migrate", "schema up to date (%zu migrations, %d applied now)", nfiles, applied);
     rc = 0;
 out:
     if (res) PQclear(res);
     if (c) PQfinish(c); /* closing the session releases the advisory lock */
-    for (size_t i = 0; i < nfiles; i++) free(files[i]);
+    for (size_t i = 0; i < nfiles; i++)
+        free(files[i]);
     free(files);
     return rc;
 }
@@ -275,11 +279,12 @@ static int cmd_partitions(const struct ctl_config *cfg) {
     snprintf(ahead, sizeof(ahead), "%ld", cfg->ahead_days);
     snprintf(keep, sizeof(keep), "%ld", cfg->retention_days);
     const char *p[] = {ahead};
-    PGresult *r = PQexecParams(c,
-                               "SELECT count(*) FILTER (WHERE obs_ensure_day_partition(t, "
-                               "(now() AT TIME ZONE 'UTC')::date + d)) FROM unnest(ARRAY['events','tool_calls']) t, "
-                               "generate_series(0, $1::int) d",
-                               1, NULL, p, NULL, NULL, 0);
+    PGresult *r =
+        PQexecParams(c,
+                     "SELECT count(*) FILTER (WHERE obs_ensure_day_partition(t, "
+                     "(now() AT TIME ZONE 'UTC')::date + d)) FROM unnest(ARRAY['events','tool_calls']) t, "
+                     "generate_series(0, $1::int) d",
+                     1, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         fprintf(stderr, PROG ": partitions: %s", PQresultErrorMessage(r));
         goto out;
@@ -360,11 +365,12 @@ static int cmd_apikey(const struct ctl_config *cfg, const char *sub, const char 
         snprintf(scopes_arr, sizeof(scopes_arr), "{%s}", scopes ? scopes : "read");
         snprintf(exp, sizeof(exp), "%ld", expires_days);
         const char *p[] = {tenant, name ? name : "default", key, prefix, scopes_arr, exp};
-        r = PQexecParams(c,
-                         "INSERT INTO api_keys (tenant, name, key_hash, key_prefix, scopes, expires_at) "
-                         "VALUES ($1, $2, sha256(convert_to($3, 'UTF8')), $4, $5::text[], "
-                         "CASE WHEN $6::int > 0 THEN now() + make_interval(days => $6::int) END) RETURNING id",
-                         6, NULL, p, NULL, NULL, 0);
+        r = PQexecParams(
+            c,
+            "INSERT INTO api_keys (tenant, name, key_hash, key_prefix, scopes, expires_at) "
+            "VALUES ($1, $2, sha256(convert_to($3, 'UTF8')), $4, $5::text[], "
+            "CASE WHEN $6::int > 0 THEN now() + make_interval(days => $6::int) END) RETURNING id",
+            6, NULL, p, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
             fprintf(stderr, PROG ": apikey create: %s", PQresultErrorMessage(r));
             goto out;
@@ -376,8 +382,9 @@ static int cmd_apikey(const struct ctl_config *cfg, const char *sub, const char 
         char ib[32];
         snprintf(ib, sizeof(ib), "%ld", id);
         const char *p[] = {ib};
-        r = PQexecParams(c, "UPDATE api_keys SET revoked_at = now() WHERE id = $1::bigint AND revoked_at IS NULL",
-                         1, NULL, p, NULL, NULL, 0);
+        r = PQexecParams(
+            c, "UPDATE api_keys SET revoked_at = now() WHERE id = $1::bigint AND revoked_at IS NULL", 1, NULL,
+            p, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
             fprintf(stderr, PROG ": apikey revoke: %s", PQresultErrorMessage(r));
             goto out;
@@ -430,10 +437,18 @@ int main(int argc, char **argv) {
     while ((o = getopt_long(argc, argv, "+c:hV", lopts, NULL)) != -1 ||
            (optind < argc && argv[optind][0] != '-' && 0)) {
         switch (o) {
-        case 'c': cfg_path = optarg; break;
-        case 'h': usage(stdout); return 0;
-        case 'V': printf("obsctl %s\n", OBS_VERSION); return 0;
-        default: usage(stderr); return 2;
+        case 'c':
+            cfg_path = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("obsctl %s\n", OBS_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind >= argc) {
@@ -445,18 +460,42 @@ int main(int argc, char **argv) {
     /* Options after the command. */
     while ((o = getopt_long(argc, argv, "c:", lopts, NULL)) != -1) {
         switch (o) {
-        case 'c': cfg_path = optarg; break;
-        case 'd': dir = optarg; break;
-        case 's': status_only = 1; break;
-        case 'p': partitions = atol(optarg); break;
-        case 'a': ahead = atol(optarg); break;
-        case 'r': retention = atol(optarg); break;
-        case 't': tenant = optarg; break;
-        case 'n': name = optarg; break;
-        case 'S': scopes = optarg; break;
-        case 'e': expires = atol(optarg); break;
-        case 'i': id = atol(optarg); break;
-        default: usage(stderr); return 2;
+        case 'c':
+            cfg_path = optarg;
+            break;
+        case 'd':
+            dir = optarg;
+            break;
+        case 's':
+            status_only = 1;
+            break;
+        case 'p':
+            partitions = atol(optarg);
+            break;
+        case 'a':
+            ahead = atol(optarg);
+            break;
+        case 'r':
+            retention = atol(optarg);
+            break;
+        case 't':
+            tenant = optarg;
+            break;
+        case 'n':
+            name = optarg;
+            break;
+        case 'S':
+            scopes = optarg;
+            break;
+        case 'e':
+            expires = atol(optarg);
+            break;
+        case 'i':
+            id = atol(optarg);
+            break;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (strcmp(cmd, "migrate") == 0 && *sub) {
@@ -466,8 +505,7 @@ int main(int argc, char **argv) {
     struct ctl_config cfg = {0};
     struct obs_kv_list kv = {0};
     int rc;
-    if (obs_config_load(ctl_opts, &cfg, cfg_path, &kv, PROG) ||
-        obs_log_set_level_name(cfg.log_level) < 0) {
+    if (obs_config_load(ctl_opts, &cfg, cfg_path, &kv, PROG) || obs_log_set_level_name(cfg.log_level) < 0) {
         fprintf(stderr, PROG ": configuration is invalid (see the lines above)\n");
         rc = 2;
         goto done;
@@ -480,10 +518,14 @@ int main(int argc, char **argv) {
     if (ahead >= 0) cfg.ahead_days = ahead;
     if (retention > 0) cfg.retention_days = retention;
 
-    if (strcmp(cmd, "migrate") == 0) rc = cmd_migrate(&cfg, status_only);
-    else if (strcmp(cmd, "topics") == 0 && strcmp(sub, "ensure") == 0) rc = cmd_topics(&cfg, &kv);
-    else if (strcmp(cmd, "partitions") == 0 && strcmp(sub, "maintain") == 0) rc = cmd_partitions(&cfg);
-    else if (strcmp(cmd, "apikey") == 0) rc = cmd_apikey(&cfg, sub, tenant, name, scopes, expires, id);
+    if (strcmp(cmd, "migrate") == 0)
+        rc = cmd_migrate(&cfg, status_only);
+    else if (strcmp(cmd, "topics") == 0 && strcmp(sub, "ensure") == 0)
+        rc = cmd_topics(&cfg, &kv);
+    else if (strcmp(cmd, "partitions") == 0 && strcmp(sub, "maintain") == 0)
+        rc = cmd_partitions(&cfg);
+    else if (strcmp(cmd, "apikey") == 0)
+        rc = cmd_apikey(&cfg, sub, tenant, name, scopes, expires, id);
     else {
         fprintf(stderr, PROG ": unknown command '%s %s' (try --help)\n", cmd, sub);
         rc = 2;

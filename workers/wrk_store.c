@@ -86,7 +86,8 @@ static const struct stmt STMTS[] = {
     {"upsert_session",
      "INSERT INTO sessions (tenant, session_id, project, cwd, git_branch, host, os_user, title, "
      "agent_version,"
-     " first_event_at, last_event_at, events, times_inferred) VALUES ($1,$2,$3,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)"
+     " first_event_at, last_event_at, events, times_inferred) VALUES "
+     "($1,$2,$3,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)"
      " ON CONFLICT (tenant, session_id) DO UPDATE SET events = sessions.events + EXCLUDED.events,"
      " cwd = CASE WHEN sessions.cwd IS NULL OR (EXCLUDED.cwd IS NOT NULL AND EXCLUDED.first_event_at <"
      "  sessions.first_event_at) THEN COALESCE(EXCLUDED.cwd, sessions.cwd) ELSE sessions.cwd END,"

@@ -13,8 +13,10 @@
 int main(int argc, char **argv) {
     static const struct {
         const char *name, *sql;
-    } stmts[] = {{"sessions", API_SQL_SESSIONS}, {"session", API_SQL_SESSION},
-                 {"usage", API_SQL_USAGE},       {"tools", API_SQL_TOOLS}};
+    } stmts[] = {{"sessions", API_SQL_SESSIONS},
+                 {"session", API_SQL_SESSION},
+                 {"usage", API_SQL_USAGE},
+                 {"tools", API_SQL_TOOLS}};
     if (argc < 2) {
         fprintf(stderr, "usage: print_sql sessions|session|usage|tools ARG...\n");
         return 2;
@@ -30,8 +32,10 @@ int main(int argc, char **argv) {
         if (*p == '$' && p[1] >= '1' && p[1] <= '9') {
             char *end;
             long n = strtol(p + 1, &end, 10);
-            if (n + 1 < argc && strcmp(argv[n + 1], "NULL") == 0) fputs("NULL", stdout);
-            else printf(":p%ld", n);
+            if (n + 1 < argc && strcmp(argv[n + 1], "NULL") == 0)
+                fputs("NULL", stdout);
+            else
+                printf(":p%ld", n);
             p = end - 1;
         } else {
             putchar(*p);

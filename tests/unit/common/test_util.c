@@ -55,8 +55,10 @@ int main(void) {
     CHECK_STR(c.url, "postgresql://plain", "DATABASE_URL honoured");
     int found = 0;
     for (size_t i = 0; i < kv.n; i++)
-        if (!strcmp(kv.items[i].key, "security.protocol") && !strcmp(kv.items[i].value, "SASL_SSL")) found++;
-        else if (!strcmp(kv.items[i].key, "socket.timeout.ms") && !strcmp(kv.items[i].value, "1000")) found++;
+        if (!strcmp(kv.items[i].key, "security.protocol") && !strcmp(kv.items[i].value, "SASL_SSL"))
+            found++;
+        else if (!strcmp(kv.items[i].key, "socket.timeout.ms") && !strcmp(kv.items[i].value, "1000"))
+            found++;
     CHECK(found == 2, "librdkafka pass-through from file and env");
     setenv("OBS_DATABASE_URL", "postgresql://obs", 1);
     obs_config_free(topts, &c, &kv);

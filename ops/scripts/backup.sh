@@ -9,7 +9,7 @@
 # manifest beside it.
 set -euo pipefail
 
-PROG=backup.sh
+PROG="backup.sh"
 # shellcheck source=ops/scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 

@@ -15,7 +15,7 @@
 # produced from that file as exactly one message (never split on newlines).
 set -euo pipefail
 
-PROG=dlq-replay.sh
+PROG="dlq-replay.sh"
 # shellcheck source=ops/scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 

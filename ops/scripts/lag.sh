@@ -12,7 +12,7 @@
 #                would trigger a rebalance of the live workers, so it never does.
 set -euo pipefail
 
-PROG=lag.sh
+PROG="lag.sh"
 # shellcheck source=ops/scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 

@@ -9,7 +9,7 @@
 # running pods expect (migrations are forward-only and expand/contract).
 set -euo pipefail
 
-PROG=restore.sh
+PROG="restore.sh"
 # shellcheck source=ops/scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 

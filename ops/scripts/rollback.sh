@@ -8,7 +8,7 @@
 # touch the database.
 set -euo pipefail
 
-PROG=rollback.sh
+PROG="rollback.sh"
 # shellcheck source=ops/scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 

@@ -11,7 +11,7 @@
 # the values (worker.autoscaling.*).
 set -euo pipefail
 
-PROG=scale-workers.sh
+PROG="scale-workers.sh"
 # shellcheck source=ops/scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 

@@ -6,7 +6,7 @@
 # reloads the user manager and enables the unit.
 set -euo pipefail
 
-PROG=install.sh
+PROG="install.sh"
 # shellcheck source=ops/scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 

@@ -5,7 +5,7 @@
 # Methods, in the order "auto" tries them:
 #   kafka-tools  kafka-consumer-groups(.sh) --describe: committed offset,
 #                log-end offset and lag per partition, plus the members.
-#   prometheus   the workers' own gauge observatory_worker_consumer_lag
+#   prometheus   the workers' own gauge observatory_worker_partition_lag
 #                through the Prometheus HTTP API (needs --prometheus URL).
 #   kcat         log-end offsets per partition only: kcat cannot read a
 #                group's committed offsets without joining the group, which
@@ -97,7 +97,7 @@ case $method in
     prometheus)
         [[ -n $prometheus ]] || usage_error "--method prometheus needs --prometheus URL"
         need curl
-        query="sum by (topic, partition) (observatory_worker_consumer_lag{topic=\"$topic\"})"
+        query="max by (partition) (observatory_worker_partition_lag)"
         run curl -fsS --get "${prometheus%/}/api/v1/query" --data-urlencode "query=$query"
         echo ;;
     kcat)

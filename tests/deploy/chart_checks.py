@@ -240,7 +240,7 @@ def check_keda_replaces_hpa(work):
         problem(f"keda: trigger type {trig['type']}")
     md = trig["metadata"]
     cm = [d for d in kind(ds, "ConfigMap") if d["metadata"]["labels"].get("app.kubernetes.io/component") == "worker"][0]
-    if md["consumerGroup"] != cm["data"]["OBS_RDKAFKA__GROUP_ID"]:
+    if md["consumerGroup"] != cm["data"]["OBS_KAFKA_GROUP"]:
         problem("keda: the ScaledObject watches another consumer group than the workers use")
     if so[0]["spec"]["maxReplicaCount"] > 24:
         problem("keda: maxReplicaCount above the partition count")
@@ -319,6 +319,108 @@ def check_alerts_runbook_urls(work):
             if r.get("labels", {}).get("severity") not in ("warning", "critical"):
                 problem(f"{r['alert']}: severity label missing")
             print(r["alert"], "->", url)
+
+
+def check_values_params(work):
+    """Every value in values.yaml is documented by an @param line (on itself or on
+    the map it belongs to), every @param names a real value, and the schema
+    describes every top-level key."""
+    import json
+
+    import yaml
+
+    text = (ROOT / "deploy/helm/observatory/values.yaml").read_text()
+    params = re.findall(r"@param (\S+)", text)
+    values = yaml.safe_load(text)
+    leaves = []
+
+    def walk(node, path):
+        if isinstance(node, dict) and node:
+            for k, v in node.items():
+                walk(v, f"{path}.{k}" if path else k)
+        else:
+            leaves.append(path)
+
+    walk(values, "")
+    documented = set(params)
+    for leaf in leaves:
+        parts = leaf.split(".")
+        if not any(".".join(parts[:i]) in documented for i in range(1, len(parts) + 1)):
+            problem(f"values.yaml: {leaf} has no @param")
+    for p in params:
+        node = values
+        for part in p.split("."):
+            if not isinstance(node, dict) or part not in node:
+                problem(f"values.yaml: @param {p} names no value")
+                break
+            node = node[part]
+    schema = json.loads((ROOT / "deploy/helm/observatory/values.schema.json").read_text())
+    for k in values:
+        if k not in schema.get("properties", {}):
+            problem(f"values.schema.json does not describe {k}")
+    print(f"{len(leaves)} values, {len(params)} @param lines")
+
+
+PROGRAM_SOURCES = {
+    "api": "api/main.c",
+    "worker": "workers/main.c",
+    "producer": "producer/main.c",
+    "migrations": "tools/obsctl.c",
+    "partitions": "tools/obsctl.c",
+}
+
+
+def program_env_names(component):
+    """OBS_* names a program reads: its configuration table's keys, as
+    obs_config_env_name makes them (docs/CONTRACTS.md "Configuration")."""
+    src = ROOT / PROGRAM_SOURCES[component]
+    keys = re.findall(r'^\s*\{"([a-z0-9_.]+)",\s*OBS_CFG_', src.read_text(), re.M) if src.is_file() else []
+    return {"OBS_" + k.upper().replace(".", "_") for k in keys}
+
+
+def check_env_keys_known(work):
+    """Every OBS_ variable the chart gives a program is a key of that program's
+    configuration table: a misspelt or unknown variable is silently ignored
+    by the program, so only this test can catch it."""
+    for s in scenarios(work):
+        ds = docs(work, s)
+        cms = {name(d): d.get("data", {}) for d in kind(ds, "ConfigMap")}
+        for label, spec, meta in pod_specs(ds):
+            comp = meta.get("labels", {}).get("app.kubernetes.io/component")
+            if comp not in PROGRAM_SOURCES:
+                continue
+            known = program_env_names(comp)
+            if not known:
+                problem(f"no configuration table found in {PROGRAM_SOURCES[comp]}")
+                continue
+            for c in spec["containers"]:
+                names = [e["name"] for e in c.get("env", [])]
+                for ef in c.get("envFrom", []):
+                    names += list(cms.get(ef.get("configMapRef", {}).get("name"), {}))
+                for n in names:
+                    if n.startswith("OBS_RDKAFKA__") or not n.startswith("OBS_"):
+                        continue
+                    if n not in known:
+                        problem(f"{s}: {label} sets {n}, which {PROGRAM_SOURCES[comp]} does not read")
+            print(f"{s}: {label} ({comp}) ok")
+
+
+def check_alerts_metrics_exported(work):
+    """Every observatory_* series an alert reads is a metric some program
+    registers (a string literal in its C sources), so a renamed metric
+    cannot leave an alert silently watching nothing."""
+    rules = kind(docs(work, "keda"), "PrometheusRule")
+    exported = set()
+    for d in ("api", "workers", "producer", "common", "tools"):
+        for f in (ROOT / d).glob("*.c"):
+            exported |= set(re.findall(r'"(observatory_[a-z0-9_]+)"', f.read_text()))
+    for r in rules[0]["spec"]["groups"][0]["rules"] if rules else []:
+        for m in sorted(set(re.findall(r"\b(observatory_[a-z0-9_]+)", r["expr"]))):
+            base = re.sub(r"_(bucket|sum|count)$", "", m)
+            if base not in exported:
+                problem(f"{r['alert']} reads {m}, but no program exports {base}")
+            else:
+                print(f"{r['alert']}: {m}")
 
 
 def alerts_in_rule(work):
@@ -443,7 +545,9 @@ def check_systemd_unit(work):
             problem(f"obs-producer.service uses {bad}, which does not work reliably in a user unit")
     conf = (ROOT / "ops/systemd/producer.conf").read_text()
     keys = [l.split("=", 1)[0].strip() for l in conf.splitlines() if l.strip() and not l.lstrip().startswith("#")]
-    allowed = {"log.level", "tenant", "kafka.bootstrap", "kafka.topic", "admin.listen"}
+    table = (ROOT / "producer/main.c").read_text() if (ROOT / "producer/main.c").is_file() else ""
+    allowed = set(re.findall(r'^\s*\{"([a-z0-9_.]+)",\s*OBS_CFG_', table, re.M)) or {
+        "log.level", "tenant", "kafka.bootstrap", "kafka.topic", "admin.listen"}
     for k in keys:
         if k not in allowed and not k.startswith("kafka.rdkafka."):
             problem(f"producer.conf sets {k}, which is not a documented key (unknown keys are errors)")
@@ -543,6 +647,9 @@ CHECKS = {
     "external-secrets-no-chart-secret": check_external_secrets_no_chart_secret,
     "producer-kinds": check_producer_kinds,
     "alerts-runbook-urls": check_alerts_runbook_urls,
+    "values-params": check_values_params,
+    "env-keys-known": check_env_keys_known,
+    "alerts-metrics-exported": check_alerts_metrics_exported,
     "alerts-have-runbooks": check_alerts_have_runbooks,
     "runbooks-belong-to-alerts": check_runbooks_belong_to_alerts,
     "runbooks-sections": check_runbooks_sections,

@@ -186,7 +186,7 @@ if ((have_helm)); then
         for c in no-replicas-when-autoscaling selectors-immutable checksum-annotations \
                  security-context probes migrations-hook partitions-cronjob helm-test-pod \
                  keda-replaces-hpa minimal-fixed-replicas external-secrets-no-chart-secret \
-                 producer-kinds alerts-runbook-urls; do
+                 producer-kinds alerts-runbook-urls values-params env-keys-known; do
             check "chart-$c" "$PY" tests/deploy/chart_checks.py "$c" "$WORK"
         done
     fi
@@ -233,6 +233,7 @@ fi
 if ((have_helm)) && [[ -s $WORK/keda.yaml ]] && ((have_py)); then
     check alerts-have-runbooks "$PY" tests/deploy/chart_checks.py alerts-have-runbooks "$WORK"
     check runbooks-belong-to-alerts "$PY" tests/deploy/chart_checks.py runbooks-belong-to-alerts "$WORK"
+    check alerts-metrics-exported "$PY" tests/deploy/chart_checks.py alerts-metrics-exported "$WORK"
 fi
 check runbooks-sections "$PY" tests/deploy/chart_checks.py runbooks-sections "$WORK"
 check runbooks-procedures-exist "$PY" tests/deploy/chart_checks.py runbooks-procedures "$WORK"

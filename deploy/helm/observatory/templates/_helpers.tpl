@@ -226,11 +226,11 @@ OBS_* variables (docs/CONTRACTS.md "Configuration"); secrets come from
 Secrets as env valueFrom so they never land in a ConfigMap.
 --------------------------------------------------------------------- */}}
 
-{{/* ConfigMap data shared by the Kafka clients (producer, worker). */}}
+{{/* ConfigMap data shared by the Kafka clients (producer, worker); the DLQ
+topic is the worker's alone. */}}
 {{- define "observatory.kafka.configData" -}}
 OBS_KAFKA_BOOTSTRAP: {{ .Values.externalKafka.bootstrap | quote }}
 OBS_KAFKA_TOPIC: {{ .Values.externalKafka.topic | quote }}
-OBS_KAFKA_DLQ_TOPIC: {{ .Values.externalKafka.dlqTopic | quote }}
 OBS_RDKAFKA__SECURITY_PROTOCOL: {{ .Values.externalKafka.securityProtocol | quote }}
 {{- if .Values.externalKafka.sasl.mechanisms }}
 OBS_RDKAFKA__SASL_MECHANISMS: {{ .Values.externalKafka.sasl.mechanisms | quote }}

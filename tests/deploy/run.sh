@@ -110,7 +110,9 @@ install_kubeconform() {
 
 install_terraform() {
     command -v terraform > /dev/null 2>&1 && return 0
-    go_install terraform "github.com/hashicorp/terraform@$TERRAFORM_VERSION"
+    # dev=no: a release build; a "-dev" version fails every required_version.
+    go_install terraform "github.com/hashicorp/terraform@$TERRAFORM_VERSION" \
+        "-X github.com/hashicorp/terraform/version.dev=no"
 }
 
 install_python_tools() {

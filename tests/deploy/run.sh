@@ -193,6 +193,9 @@ if ((have_helm)); then
         done
     fi
 
+    # Tidy output: no trailing blanks (a sign of mis-indented includes).
+    check chart-rendering-tidy bash -c '! grep -nE "[[:space:]]+$" "$@"' _ "$WORK"/*.yaml
+
     # validateValues and the schema refuse what cannot work.
     base=(-f "$CHART/ci/default-values.yaml")
     check_fails validate-workers-above-partitions 'maxReplicas \(6\) exceeds externalKafka.partitions \(4\)' \

@@ -240,10 +240,17 @@ OBS_RDKAFKA__SASL_MECHANISMS: {{ .Values.externalKafka.sasl.mechanisms | quote }
 {{- end }}
 {{- end -}}
 
-{{/* Settings map (key.name: value) as OBS_KEY_NAME ConfigMap data. */}}
+{{/* Settings map (key.name: value) as OBS_KEY_NAME ConfigMap data lines. */}}
 {{- define "observatory.settingsData" -}}
 {{- range $k, $v := . }}
 {{ printf "OBS_%s" ($k | replace "." "_" | replace "-" "_" | upper) }}: {{ $v | toString | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* The same, indented by n, or nothing: (dict "settings" MAP "indent" N). */}}
+{{- define "observatory.settingsLines" -}}
+{{- with (include "observatory.settingsData" .settings | trim) }}
+{{- . | nindent (int $.indent) }}
 {{- end }}
 {{- end -}}
 
@@ -256,9 +263,10 @@ OBS_RDKAFKA__SASL_MECHANISMS: {{ .Values.externalKafka.sasl.mechanisms | quote }
       key: {{ include "observatory.database.secretKey" . }}
 {{- end -}}
 
-{{/* env entries: SASL credentials from their Secret (nothing when not SASL). */}}
+{{/* env entries: SASL credentials from their Secret (nothing when not SASL).
+Callers use `with` + nindent so that nothing, not a blank line, is left. */}}
 {{- define "observatory.kafka.saslEnv" -}}
-{{- if include "observatory.kafka.saslEnabled" . }}
+{{- if include "observatory.kafka.saslEnabled" . -}}
 - name: OBS_RDKAFKA__SASL_USERNAME
   valueFrom:
     secretKeyRef:

@@ -62,7 +62,9 @@ spec:
           valueFrom:
             fieldRef:
               fieldPath: spec.nodeName
-        {{- include "observatory.kafka.saslEnv" . | indent 8 }}
+        {{- with (include "observatory.kafka.saslEnv" .) }}
+        {{- . | nindent 8 }}
+        {{- end }}
         {{- with .Values.extraEnv }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -101,10 +103,13 @@ spec:
       hostPath:
         path: {{ $p.transcripts.hostPath }}
         type: Directory
+    {{- /* Directory, not DirectoryOrCreate: the kubelet would create it
+    owned by root, and uid 10001 could not write its checkpoint there.
+    Provision it on the node, owned by 10001 (values.yaml producer.state). */}}
     - name: state
       hostPath:
         path: {{ $p.state.hostPath }}
-        type: DirectoryOrCreate
+        type: Directory
     {{- else }}
     - name: transcripts
       persistentVolumeClaim:

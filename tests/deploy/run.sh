@@ -193,6 +193,18 @@ if ((have_helm)); then
         done
     fi
 
+    # The programs accept the configuration the chart gives them (needs
+    # `make build`; runs them briefly in a private network namespace).
+    if ((have_py)) && want program-smoke; then
+        if ! ls build/bin/obs-api build/bin/obs-worker build/bin/obs-producer build/bin/obsctl > /dev/null 2>&1; then
+            skip program-smoke "build/bin has no programs: run make build first"
+        elif ! unshare -rn true 2> /dev/null; then
+            skip program-smoke "unshare -rn is not permitted here"
+        else
+            check program-smoke "$PY" tests/deploy/program_smoke.py "$WORK" build/bin keda external-secrets minimal
+        fi
+    fi
+
     # Tidy output: no trailing blanks (a sign of mis-indented includes).
     check chart-rendering-tidy bash -c '! grep -nE "[[:space:]]+$" "$@"' _ "$WORK"/*.yaml
 

@@ -360,6 +360,26 @@ else
 fi
 check systemd-unit-settings "$PY" tests/deploy/chart_checks.py systemd-unit "$WORK"
 
+# The example producer.conf is accepted by the real obs-producer (unknown keys
+# are errors): it runs until stopped, with the password from "producer.env".
+producer_conf_accepted() {
+    mkdir -p "$WORK/home"
+    timeout 2.5 unshare -rn env -i HOME="$WORK/home" PATH=/usr/bin:/bin OBS_RDKAFKA__SASL_PASSWORD=stand-in \
+        build/bin/obs-producer --config ops/systemd/producer.conf
+    local rc=$?
+    echo "exit status $rc (124 = still running when stopped)"
+    [[ $rc == 124 ]]
+}
+if want systemd-producer-conf; then
+    if [[ ! -x build/bin/obs-producer ]]; then
+        skip systemd-producer-conf-accepted "build/bin/obs-producer is not built: run make build first"
+    elif ! unshare -rn true 2> /dev/null; then
+        skip systemd-producer-conf-accepted "unshare -rn is not permitted here"
+    else
+        check systemd-producer-conf-accepted producer_conf_accepted
+    fi
+fi
+
 # ---------------------------------------------------------------------------
 # Dockerfile
 # ---------------------------------------------------------------------------

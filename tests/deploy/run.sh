@@ -288,7 +288,7 @@ for s in "${scripts[@]}"; do
     check "ops-help-$n" bash -c '"$1" --help | grep -q "^Usage: "' _ "$s"
 done
 if command -v shellcheck > /dev/null 2>&1; then
-    check ops-shellcheck shellcheck -x -S warning "${scripts[@]}" ops/scripts/lib.sh tests/deploy/run.sh
+    check ops-shellcheck shellcheck -x -S warning "${scripts[@]}" ops/scripts/lib.sh tests/deploy/run.sh tests/deploy/dlq_replay_test.sh
 else
     want ops-shellcheck && skip ops-shellcheck "shellcheck not available"
 fi

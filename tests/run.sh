@@ -53,7 +53,7 @@ run_unit() {
     for bin in "${OBS_BUILD}"/tests/unit/*/test_*; do
         [ -x "$bin" ] || continue
         if [ "${OBS_VALGRIND:-0}" = 1 ]; then
-            run_one "unit/${bin#*/tests/unit/}" valgrind -q --error-exitcode=99 --leak-check=full \
+            run_one "unit/${bin#*/tests/unit/}" valgrind -q --error-exitcode=99 --leak-check=full --suppressions=tests/valgrind.supp \
                 --errors-for-leak-kinds=definite "$bin"
         else
             run_one "unit/${bin#*/tests/unit/}" "$bin"

@@ -20,7 +20,7 @@ static int count_entries(const char *dir) {
 int main(void) {
     char dir[] = "/tmp/prod-ckpt-XXXXXX";
     CHECK(mkdtemp(dir) != NULL, "temp dir");
-    char path[256], errstr[256];
+    char path[256], errstr[256] = "";
     snprintf(path, sizeof(path), "%s/sub/dir/producer.checkpoint", dir);
 
     struct prod_ckpt c = {0}, r = {0};

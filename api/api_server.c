@@ -22,6 +22,8 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -809,6 +811,10 @@ static evutil_socket_t listen_on(const char *spec, int *bound_port) {
     evutil_socket_t fd = socket(ai->ai_family, SOCK_STREAM, 0);
     int one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        /* Accepted sockets inherit TCP_NODELAY (Linux): without it a reply
+         * larger than one segment ends with a small one that Nagle holds
+         * until the client's delayed ACK, ~40 ms per keep-alive request. */
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
         bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0 ||
         evutil_make_socket_nonblocking(fd) < 0) {
         obs_error("http", "cannot listen on %s: %s", spec, strerror(errno));

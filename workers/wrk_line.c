@@ -288,7 +288,10 @@ static void parse_content(const json_t *msg, struct wrk_line *ln) {
                 tu->id = id;
                 tu->name = jstr(json_object_get(blk, "name"));
                 if (!tu->name) tu->name = strdup("unknown");
-                tu->summary = input_summary(json_object_get(blk, "input"));
+                json_t *input = json_object_get(blk, "input");
+                tu->summary = input_summary(input);
+                tu->path = jstr_max(json_object_get(input, "file_path"), WRK_SUMMARY_MAX);
+                if (!tu->path) tu->path = jstr_max(json_object_get(input, "notebook_path"), WRK_SUMMARY_MAX);
             } else if (strcmp(t, "tool_result") == 0 && ln->results) {
                 char *id = jstr(json_object_get(blk, "tool_use_id"));
                 if (!id) continue;
@@ -348,7 +351,9 @@ int wrk_line_parse(const void *payload, size_t len, struct wrk_line *ln, char *e
     ln->session_id = jstr(json_object_get(root, "sessionId"));
     if (!ln->session_id) ln->session_id = jstr(json_object_get(root, "session_id"));
     if (strcmp(ln->type, "summary") == 0) ln->summary = jstr_max(json_object_get(root, "summary"), 1024);
-    ln->is_error = json_is_true(json_object_get(root, "isApiErrorMessage"));
+    ln->is_api_error = json_is_true(json_object_get(root, "isApiErrorMessage"));
+    ln->is_error = ln->is_api_error;
+    ln->is_meta = json_is_true(json_object_get(root, "isMeta"));
 
     json_t *msg = json_object_get(root, "message");
     int usage_valid = 0;
@@ -386,6 +391,31 @@ int wrk_line_parse(const void *payload, size_t len, struct wrk_line *ln, char *e
     return 0;
 }
 
+void wrk_line_count(const struct wrk_line *ln, struct wrk_line_counts *c) {
+    static const char INTR[] = "[Request interrupted by user";
+    memset(c, 0, sizeof(*c));
+    c->tool_calls = (int)ln->nuses;
+    for (size_t i = 0; i < ln->nresults; i++)
+        c->tool_errors += ln->results[i].is_error != 0;
+    c->api_error = ln->is_api_error != 0;
+    if (!ln->type || strcmp(ln->type, "user") != 0) return;
+    if (ln->text && strncmp(ln->text, INTR, sizeof(INTR) - 1) == 0) {
+        c->interruption = 1;
+        return;
+    }
+    c->user_message = ln->nresults == 0 && !ln->is_meta && !ln->is_sidechain;
+}
+
+const char *wrk_file_action(const char *tool_name) {
+    if (!tool_name) return NULL;
+    if (strcmp(tool_name, "Read") == 0) return "read";
+    if (strcmp(tool_name, "Write") == 0) return "write";
+    if (strcmp(tool_name, "Edit") == 0 || strcmp(tool_name, "MultiEdit") == 0 ||
+        strcmp(tool_name, "NotebookEdit") == 0)
+        return "edit";
+    return NULL;
+}
+
 void wrk_line_free(struct wrk_line *ln) {
     if (!ln) return;
     char **strs[] = {&ln->type,       &ln->subtype,   &ln->uuid,       &ln->parent_uuid,
@@ -400,6 +430,7 @@ void wrk_line_free(struct wrk_line *ln) {
         free(ln->uses[i].id);
         free(ln->uses[i].name);
         free(ln->uses[i].summary);
+        free(ln->uses[i].path);
     }
     free(ln->uses);
     for (size_t i = 0; i < ln->nresults; i++) {

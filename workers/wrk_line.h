@@ -23,6 +23,7 @@ struct wrk_tool_use {
     char *id;      /* tool_use id ("toolu_..."), owned */
     char *name;    /* tool name, owned */
     char *summary; /* file_path / command / pattern / ..., owned, may be NULL */
+    char *path;    /* input.file_path or input.notebook_path, owned, may be NULL */
 };
 
 /* One tool_result block of a user line. */
@@ -64,6 +65,8 @@ struct wrk_line {
     char *session_id;                /* sessionId / session_id in the line */
     char *summary;                   /* summary lines: the title */
     int is_error;                    /* isApiErrorMessage, or a tool_result with is_error */
+    int is_api_error;                /* isApiErrorMessage == true */
+    int is_meta;                     /* isMeta == true (harness-injected user line) */
     int has_usage;                   /* message.usage is an object with input/output tokens */
     struct wrk_usage usage;          /* valid when has_usage */
     int usage_countable;             /* ccusage 20 would count this line (see wrk_line_parse) */
@@ -90,6 +93,21 @@ char *wrk_strndup_utf8(const char *s, size_t len, size_t max);
  * record is poison). ln is zeroed first either way. */
 int wrk_line_parse(const void *payload, size_t len, struct wrk_line *ln, char *errstr, size_t errlen)
     __attribute__((warn_unused_result));
+
+/* What one stored line adds to its session's counters (sessions columns). */
+struct wrk_line_counts {
+    int user_message; /* a user line that is not a tool result, not isMeta, not a
+                       * sidechain (sub-agent prompt), not an interruption marker */
+    int tool_calls;   /* tool_use blocks */
+    int tool_errors;  /* tool_result blocks with is_error */
+    int api_error;    /* isApiErrorMessage line */
+    int interruption; /* user text starting "[Request interrupted by user" */
+};
+void wrk_line_count(const struct wrk_line *ln, struct wrk_line_counts *c);
+
+/* session_files action of a tool: "read" (Read), "edit" (Edit, MultiEdit,
+ * NotebookEdit), "write" (Write), NULL for other tools. */
+const char *wrk_file_action(const char *tool_name);
 
 /* Free everything ln owns; accepts a zeroed or half-filled ln. */
 void wrk_line_free(struct wrk_line *ln);

@@ -13,6 +13,7 @@
 #include "obs_util.h"
 
 #define MAX_DAYS 4096
+#define MAX_TENANTS 256
 
 struct wrk_store {
     char *url;                       /* connection string, owned */
@@ -20,6 +21,12 @@ struct wrk_store {
     PGconn *conn;                    /* NULL while disconnected */
     int64_t days[MAX_DAYS];          /* UTC days (epoch days) whose partitions exist */
     size_t ndays;                    /* entries in days */
+    struct {
+        char *tenant;            /* owned */
+        int64_t last_ms;         /* last obs_cost_outliers run for it, INT64_MIN = never */
+    } out[MAX_TENANTS];          /* tenants seen by this process */
+    size_t nout;                 /* entries in out */
+    int64_t outlier_interval_ms; /* OBS_INSIGHTS_OUTLIER_INTERVAL_MS, default 60 s */
 };
 
 /* ---- statements ------------------------------------------------------------ */
@@ -80,15 +87,71 @@ static const struct stmt STMTS[] = {
      "UPDATE message_usage m SET btw_replay = m.is_sidechain AND EXISTS (SELECT 1 FROM message_usage o"
      " WHERE o.tenant = m.tenant AND o.message_id = m.message_id AND NOT o.is_sidechain"
      " AND o.request_id IS DISTINCT FROM m.request_id) WHERE m.tenant = $1 AND m.usage_key = $2"},
+    /* A sidechain copy that becomes a /btw replay leaves the daily roll-up. */
     {"btw_others",
-     "UPDATE message_usage SET btw_replay = true WHERE tenant = $1 AND message_id = $2 AND is_sidechain"
-     " AND request_id IS DISTINCT FROM $3 AND NOT btw_replay"},
+     "WITH u AS (UPDATE message_usage SET btw_replay = true WHERE tenant = $1 AND message_id = $2 AND is_sidechain"
+     " AND request_id IS DISTINCT FROM $3 AND NOT btw_replay RETURNING *)"
+     " INSERT INTO wrk_delta (tenant, session_id, day, project, model, os_user, host, in_session, in_daily,"
+     " messages, input, output, cc, cr, cost, sub_cost)"
+     " SELECT tenant, session_id, (event_time AT TIME ZONE 'UTC')::date, coalesce(project, ''),"
+     " coalesce(model, ''), os_user, host, false, true, -1, -input_tokens, -output_tokens,"
+     " -cache_creation_tokens, -cache_read_tokens, -cost_usd, 0 FROM u"},
+    /* The kept row of a usage key, signed into the batch's delta table:
+     * -1 before it is replaced, +1 once it is final. */
+    {"usage_delta",
+     "INSERT INTO wrk_delta (tenant, session_id, day, project, model, os_user, host, in_session, in_daily,"
+     " messages, input, output, cc, cr, cost, sub_cost)"
+     " SELECT tenant, session_id, (event_time AT TIME ZONE 'UTC')::date, coalesce(project, ''),"
+     " coalesce(model, ''), os_user, host, true, NOT btw_replay, $3::int, $3::int * input_tokens,"
+     " $3::int * output_tokens, $3::int * cache_creation_tokens, $3::int * cache_read_tokens,"
+     " $3::int * cost_usd, CASE WHEN is_sidechain OR source_path LIKE '%/subagents/%' THEN $3::int * cost_usd"
+     " ELSE 0 END FROM message_usage WHERE tenant = $1 AND usage_key = $2"},
+    {"apply_sessions",
+     "INSERT INTO sessions AS s (tenant, session_id, host, os_user, input_tokens, output_tokens,"
+     " cache_creation_tokens, cache_read_tokens, total_tokens, cost_usd, subagent_cost_usd, assistant_messages)"
+     " SELECT tenant, session_id, min(host), min(os_user), sum(input), sum(output), sum(cc), sum(cr),"
+     " sum(input + output + cc + cr), sum(cost), sum(sub_cost), sum(messages) FROM wrk_delta WHERE in_session"
+     " GROUP BY tenant, session_id ORDER BY tenant, session_id"
+     " ON CONFLICT (tenant, session_id) DO UPDATE SET input_tokens = s.input_tokens + EXCLUDED.input_tokens,"
+     " output_tokens = s.output_tokens + EXCLUDED.output_tokens,"
+     " cache_creation_tokens = s.cache_creation_tokens + EXCLUDED.cache_creation_tokens,"
+     " cache_read_tokens = s.cache_read_tokens + EXCLUDED.cache_read_tokens,"
+     " total_tokens = s.total_tokens + EXCLUDED.total_tokens, cost_usd = s.cost_usd + EXCLUDED.cost_usd,"
+     " subagent_cost_usd = s.subagent_cost_usd + EXCLUDED.subagent_cost_usd,"
+     " assistant_messages = s.assistant_messages + EXCLUDED.assistant_messages, updated_at = now()"},
+    {"apply_daily",
+     "INSERT INTO daily_usage AS d (tenant, day, project, model, os_user, host, messages, input_tokens,"
+     " output_tokens, cache_creation_tokens, cache_read_tokens, cost_usd)"
+     " SELECT tenant, day, project, model, os_user, host, sum(messages), sum(input), sum(output), sum(cc),"
+     " sum(cr), sum(cost) FROM wrk_delta WHERE in_daily GROUP BY tenant, day, project, model, os_user, host"
+     " ORDER BY tenant, day, project, model, os_user, host"
+     " ON CONFLICT (tenant, day, project, model, os_user, host) DO UPDATE SET"
+     " messages = d.messages + EXCLUDED.messages, input_tokens = d.input_tokens + EXCLUDED.input_tokens,"
+     " output_tokens = d.output_tokens + EXCLUDED.output_tokens,"
+     " cache_creation_tokens = d.cache_creation_tokens + EXCLUDED.cache_creation_tokens,"
+     " cache_read_tokens = d.cache_read_tokens + EXCLUDED.cache_read_tokens,"
+     " cost_usd = d.cost_usd + EXCLUDED.cost_usd"},
+    {"derive",
+     "SELECT obs_session_derive(tenant, session_id) FROM (SELECT DISTINCT tenant, session_id FROM wrk_delta) t"
+     " ORDER BY tenant, session_id"},
+    {"outliers", "SELECT obs_cost_outliers($1)"},
+    {"ins_file",
+     "INSERT INTO session_files AS f (tenant, session_id, path, action, count) VALUES ($1, $2, $3, $4, 1)"
+     " ON CONFLICT (tenant, session_id, path, action) DO UPDATE SET count = f.count + 1"},
+    /* Also marks the session in wrk_delta, so that obs_session_derive runs for it. */
     {"upsert_session",
-     "INSERT INTO sessions (tenant, session_id, project, cwd, git_branch, host, os_user, title, "
+     "WITH mark AS (INSERT INTO wrk_delta (tenant, session_id) VALUES ($1, $2))"
+     " INSERT INTO sessions (tenant, session_id, project, cwd, git_branch, host, os_user, title, "
      "agent_version,"
-     " first_event_at, last_event_at, events, times_inferred) VALUES "
-     "($1,$2,$3,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)"
+     " first_event_at, last_event_at, events, times_inferred, user_messages, tool_calls, tool_errors,"
+     " api_errors, interruptions) VALUES "
+     "($1,$2,$3,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)"
      " ON CONFLICT (tenant, session_id) DO UPDATE SET events = sessions.events + EXCLUDED.events,"
+     " user_messages = sessions.user_messages + EXCLUDED.user_messages,"
+     " tool_calls = sessions.tool_calls + EXCLUDED.tool_calls,"
+     " tool_errors = sessions.tool_errors + EXCLUDED.tool_errors,"
+     " api_errors = sessions.api_errors + EXCLUDED.api_errors,"
+     " interruptions = sessions.interruptions + EXCLUDED.interruptions,"
      " cwd = CASE WHEN sessions.cwd IS NULL OR (EXCLUDED.cwd IS NOT NULL AND EXCLUDED.first_event_at <"
      "  sessions.first_event_at) THEN COALESCE(EXCLUDED.cwd, sessions.cwd) ELSE sessions.cwd END,"
      " project = CASE WHEN sessions.project IS NULL OR (EXCLUDED.project IS NOT NULL AND "
@@ -121,6 +184,15 @@ static const struct stmt STMTS[] = {
     {NULL, NULL},
 };
 
+static const char DELTA_DDL[] =
+    "CREATE TEMP TABLE IF NOT EXISTS wrk_delta (tenant text NOT NULL, session_id text NOT NULL, day date,"
+    " project text, model text, os_user text, host text, in_session boolean NOT NULL DEFAULT false,"
+    " in_daily boolean NOT NULL DEFAULT false, messages bigint NOT NULL DEFAULT 0, input bigint NOT NULL"
+    " DEFAULT 0, output bigint NOT NULL DEFAULT 0, cc bigint NOT NULL DEFAULT 0, cr bigint NOT NULL DEFAULT 0,"
+    " cost numeric NOT NULL DEFAULT 0, sub_cost numeric NOT NULL DEFAULT 0) ON COMMIT DELETE ROWS";
+
+static int simple(struct wrk_store *st, const char *sql, char *errstr, size_t errlen);
+
 /* ---- connection ------------------------------------------------------------ */
 
 struct wrk_store *wrk_store_create(const char *url, const struct wrk_prices *prices) {
@@ -128,6 +200,8 @@ struct wrk_store *wrk_store_create(const char *url, const struct wrk_prices *pri
     if (!st) return NULL;
     st->url = strdup(url ? url : "");
     st->prices = prices;
+    const char *iv = getenv("OBS_INSIGHTS_OUTLIER_INTERVAL_MS");
+    st->outlier_interval_ms = iv && *iv ? strtoll(iv, NULL, 10) : 60000;
     if (!st->url) {
         free(st);
         return NULL;
@@ -145,6 +219,8 @@ void wrk_store_disconnect(struct wrk_store *st) {
 void wrk_store_destroy(struct wrk_store *st) {
     if (!st) return;
     wrk_store_disconnect(st);
+    for (size_t i = 0; i < st->nout; i++)
+        free(st->out[i].tenant);
     free(st->url);
     free(st);
 }
@@ -157,6 +233,11 @@ int wrk_store_connect(struct wrk_store *st, char *errstr, size_t errlen) {
     wrk_store_disconnect(st);
     st->conn = obs_pg_connect(st->url, "obs-worker", 5, errstr, errlen);
     if (!st->conn) return -1;
+    /* Per-batch roll-up deltas (see "usage_delta"); emptied by every COMMIT. */
+    if (simple(st, DELTA_DDL, errstr, errlen) < 0) {
+        wrk_store_disconnect(st);
+        return -1;
+    }
     for (const struct stmt *s = STMTS; s->name; s++) {
         PGresult *r = PQprepare(st->conn, s->name, s->sql, 0, NULL);
         int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
@@ -299,6 +380,11 @@ struct sess {
     int64_t first, last;                           /* min/max time of new lines with a real timestamp */
     int64_t ifirst, ilast;                         /* min/max inferred (observed) time of the others */
     long events;                                   /* new lines */
+    long user_messages;                            /* see wrk_count_line */
+    long tool_calls;                               /* tool_use blocks of new lines */
+    long tool_errors;                              /* is_error tool_result blocks of new lines */
+    long api_errors;                               /* new isApiErrorMessage lines */
+    long interruptions;                            /* new "[Request interrupted by user" lines */
 };
 
 static struct sess *sess_get(struct sess *ss, size_t *n, const struct wrk_rec *rec) {
@@ -319,6 +405,13 @@ static struct sess *sess_get(struct sess *ss, size_t *n, const struct wrk_rec *r
 static void sess_add(struct sess *s, const struct wrk_rec *rec, int64_t t, int inferred) {
     const struct wrk_line *ln = &rec->line;
     s->events++;
+    struct wrk_line_counts c;
+    wrk_line_count(ln, &c);
+    s->user_messages += c.user_message;
+    s->tool_calls += c.tool_calls;
+    s->tool_errors += c.tool_errors;
+    s->api_errors += c.api_error;
+    s->interruptions += c.interruption;
     if (ln->summary) s->title = ln->summary;
     if (inferred) {
         if (t < s->ifirst) s->ifirst = t;
@@ -411,6 +504,10 @@ static int store_usage(struct wrk_store *st, struct wrk_rec *rec, const char *t_
         }
         PQclear(r);
         if (changed) {
+            const char *dv[3] = {rec->ev.tenant, key, "-1"};
+            r = run(st, "usage_delta", 3, dv);
+            if (!res_ok(r)) FAIL(r, "usage delta");
+            PQclear(r);
             r = run(st, "upd_usage", 23, v);
             if (!res_ok(r)) FAIL(r, "update message_usage");
             PQclear(r);
@@ -428,6 +525,10 @@ static int store_usage(struct wrk_store *st, struct wrk_rec *rec, const char *t_
         if (!res_ok(r)) FAIL(r, "btw flag");
         PQclear(r);
     }
+    const char *dv[3] = {rec->ev.tenant, key, "1"};
+    r = run(st, "usage_delta", 3, dv);
+    if (!res_ok(r)) FAIL(r, "usage delta");
+    PQclear(r);
     return 0;
 }
 
@@ -516,6 +617,13 @@ static int store_rec(struct wrk_store *st, struct wrk_rec *rec, char *errstr, si
         r = run(st, "apply_pending", 2, pv);
         if (!res_ok(r)) FAIL(r, "apply pending result");
         PQclear(r);
+        const char *action = wrk_file_action(tu->name);
+        if (rec->inserted && action && tu->path && *tu->path) {
+            const char *fv[4] = {ev->tenant, ev->session_id, tu->path, action};
+            r = run(st, "ins_file", 4, fv);
+            if (!res_ok(r)) FAIL(r, "insert session_file");
+            PQclear(r);
+        }
     }
     for (size_t i = 0; i < ln->nresults; i++) {
         const struct wrk_tool_result *tr = &ln->results[i];
@@ -587,6 +695,48 @@ static int store_error(struct wrk_store *st, const struct wrk_rec *rec, char *er
     return 0;
 }
 
+/* Roll-ups at the end of the batch, after the sessions upsert: the usage
+ * deltas into sessions and daily_usage (rows locked in key order), then
+ * obs_session_derive for every touched session, then the tenant's
+ * cost_outlier insights when they are due. */
+static int apply_rollups(struct wrk_store *st, const struct sess *ss, size_t nss, char *errstr, size_t errlen) {
+    static const char *const steps[] = {"apply_sessions", "apply_daily", "derive"};
+    for (int i = 0; i < 3; i++) {
+        PGresult *r = run(st, steps[i], 0, NULL);
+        if (!res_ok(r)) {
+            errmsg(st, r, steps[i], errstr, errlen);
+            PQclear(r);
+            return -1;
+        }
+        PQclear(r);
+    }
+    int64_t now = obs_now_ms();
+    for (size_t i = 0; i < nss; i++) {
+        size_t k;
+        for (k = 0; k < st->nout; k++)
+            if (strcmp(st->out[k].tenant, ss[i].tenant) == 0) break;
+        if (k == st->nout) {
+            if (st->nout == MAX_TENANTS) continue;
+            char *t = strdup(ss[i].tenant);
+            if (!t) continue;
+            st->out[k].tenant = t;
+            st->out[k].last_ms = INT64_MIN;
+            st->nout++;
+        }
+        if (st->out[k].last_ms != INT64_MIN && now - st->out[k].last_ms < st->outlier_interval_ms) continue;
+        const char *v[1] = {ss[i].tenant};
+        PGresult *r = run(st, "outliers", 1, v);
+        if (!res_ok(r)) {
+            errmsg(st, r, "cost outliers", errstr, errlen);
+            PQclear(r);
+            return -1;
+        }
+        PQclear(r);
+        st->out[k].last_ms = now; /* a rolled-back batch only delays the next run */
+    }
+    return 0;
+}
+
 /* ---- the batch ------------------------------------------------------------------------------ */
 
 enum wrk_status wrk_store_begin(struct wrk_store *st, struct wrk_rec *recs, size_t n,
@@ -642,13 +792,18 @@ enum wrk_status wrk_store_begin(struct wrk_store *st, struct wrk_rec *recs, size
     qsort(ss, nss, sizeof(*ss), sess_cmp);
     for (size_t i = 0; i < nss; i++) {
         struct sess *s = &ss[i];
-        char first[32], last[32], events[24];
+        char first[32], last[32], events[24], um[24], tc[24], te[24], ae[24], in[24];
         int inferred = s->first == INT64_MAX && s->ifirst != INT64_MAX;
         if (inferred) s->first = s->ifirst, s->last = s->ilast;
         if (s->first != INT64_MAX) iso(s->first, first);
         if (s->last != INT64_MIN) iso(s->last, last);
         snprintf(events, sizeof(events), "%ld", s->events);
-        const char *v[12] = {s->tenant,
+        snprintf(um, sizeof(um), "%ld", s->user_messages);
+        snprintf(tc, sizeof(tc), "%ld", s->tool_calls);
+        snprintf(te, sizeof(te), "%ld", s->tool_errors);
+        snprintf(ae, sizeof(ae), "%ld", s->api_errors);
+        snprintf(in, sizeof(in), "%ld", s->interruptions);
+        const char *v[17] = {s->tenant,
                              s->session_id,
                              s->cwd,
                              s->branch,
@@ -659,8 +814,13 @@ enum wrk_status wrk_store_begin(struct wrk_store *st, struct wrk_rec *recs, size
                              s->first != INT64_MAX ? first : NULL,
                              s->last != INT64_MIN ? last : NULL,
                              events,
-                             inferred ? "true" : "false"};
-        PGresult *r = run(st, "upsert_session", 12, v);
+                             inferred ? "true" : "false",
+                             um,
+                             tc,
+                             te,
+                             ae,
+                             in};
+        PGresult *r = run(st, "upsert_session", 17, v);
         if (!res_ok(r)) {
             errmsg(st, r, "upsert session", errstr, errlen);
             PQclear(r);
@@ -668,6 +828,7 @@ enum wrk_status wrk_store_begin(struct wrk_store *st, struct wrk_rec *recs, size
         }
         PQclear(r);
     }
+    if (apply_rollups(st, ss, nss, errstr, errlen) < 0) goto retry;
     for (size_t i = 0; i < n; i++)
         if (recs[i].poison && store_error(st, &recs[i], errstr, errlen) < 0) goto retry;
     free(ss);

@@ -89,7 +89,8 @@ static const struct stmt STMTS[] = {
      " AND o.request_id IS DISTINCT FROM m.request_id) WHERE m.tenant = $1 AND m.usage_key = $2"},
     /* A sidechain copy that becomes a /btw replay leaves the daily roll-up. */
     {"btw_others",
-     "WITH u AS (UPDATE message_usage SET btw_replay = true WHERE tenant = $1 AND message_id = $2 AND is_sidechain"
+     "WITH u AS (UPDATE message_usage SET btw_replay = true WHERE tenant = $1 AND message_id = $2 AND "
+     "is_sidechain"
      " AND request_id IS DISTINCT FROM $3 AND NOT btw_replay RETURNING *)"
      " INSERT INTO wrk_delta (tenant, session_id, day, project, model, os_user, host, in_session, in_daily,"
      " messages, input, output, cc, cr, cost, sub_cost)"
@@ -108,7 +109,8 @@ static const struct stmt STMTS[] = {
      " ELSE 0 END FROM message_usage WHERE tenant = $1 AND usage_key = $2"},
     {"apply_sessions",
      "INSERT INTO sessions AS s (tenant, session_id, host, os_user, input_tokens, output_tokens,"
-     " cache_creation_tokens, cache_read_tokens, total_tokens, cost_usd, subagent_cost_usd, assistant_messages)"
+     " cache_creation_tokens, cache_read_tokens, total_tokens, cost_usd, subagent_cost_usd, "
+     "assistant_messages)"
      " SELECT tenant, session_id, min(host), min(os_user), sum(input), sum(output), sum(cc), sum(cr),"
      " sum(input + output + cc + cr), sum(cost), sum(sub_cost), sum(messages) FROM wrk_delta WHERE in_session"
      " GROUP BY tenant, session_id ORDER BY tenant, session_id"
@@ -131,9 +133,9 @@ static const struct stmt STMTS[] = {
      " cache_creation_tokens = d.cache_creation_tokens + EXCLUDED.cache_creation_tokens,"
      " cache_read_tokens = d.cache_read_tokens + EXCLUDED.cache_read_tokens,"
      " cost_usd = d.cost_usd + EXCLUDED.cost_usd"},
-    {"derive",
-     "SELECT obs_session_derive(tenant, session_id) FROM (SELECT DISTINCT tenant, session_id FROM wrk_delta) t"
-     " ORDER BY tenant, session_id"},
+    {"derive", "SELECT obs_session_derive(tenant, session_id) FROM (SELECT DISTINCT tenant, session_id FROM "
+               "wrk_delta) t"
+               " ORDER BY tenant, session_id"},
     {"outliers", "SELECT obs_cost_outliers($1)"},
     {"ins_file",
      "INSERT INTO session_files AS f (tenant, session_id, path, action, count) VALUES ($1, $2, $3, $4, 1)"
@@ -188,7 +190,8 @@ static const char DELTA_DDL[] =
     "CREATE TEMP TABLE IF NOT EXISTS wrk_delta (tenant text NOT NULL, session_id text NOT NULL, day date,"
     " project text, model text, os_user text, host text, in_session boolean NOT NULL DEFAULT false,"
     " in_daily boolean NOT NULL DEFAULT false, messages bigint NOT NULL DEFAULT 0, input bigint NOT NULL"
-    " DEFAULT 0, output bigint NOT NULL DEFAULT 0, cc bigint NOT NULL DEFAULT 0, cr bigint NOT NULL DEFAULT 0,"
+    " DEFAULT 0, output bigint NOT NULL DEFAULT 0, cc bigint NOT NULL DEFAULT 0, cr bigint NOT NULL DEFAULT "
+    "0,"
     " cost numeric NOT NULL DEFAULT 0, sub_cost numeric NOT NULL DEFAULT 0) ON COMMIT DELETE ROWS";
 
 static int simple(struct wrk_store *st, const char *sql, char *errstr, size_t errlen);
@@ -699,7 +702,8 @@ static int store_error(struct wrk_store *st, const struct wrk_rec *rec, char *er
  * deltas into sessions and daily_usage (rows locked in key order), then
  * obs_session_derive for every touched session, then the tenant's
  * cost_outlier insights when they are due. */
-static int apply_rollups(struct wrk_store *st, const struct sess *ss, size_t nss, char *errstr, size_t errlen) {
+static int apply_rollups(struct wrk_store *st, const struct sess *ss, size_t nss, char *errstr,
+                         size_t errlen) {
     static const char *const steps[] = {"apply_sessions", "apply_daily", "derive"};
     for (int i = 0; i < 3; i++) {
         PGresult *r = run(st, steps[i], 0, NULL);

@@ -240,7 +240,64 @@ static void test_bounds(void) {
     free(s);
 }
 
+/* Session counters (wrk_line_count) and file actions (wrk_file_action). */
+static void test_counts(void) {
+    struct wrk_line ln;
+    struct wrk_line_counts c;
+    CHECK(parse("{\"type\":\"user\",\"message\":{\"role\":\"user\",\"content\":\"hi\"}}", &ln) == 0,
+          "plain user line parses");
+    wrk_line_count(&ln, &c);
+    CHECK(c.user_message == 1 && c.tool_calls == 0 && c.interruption == 0, "typed prompt is a user message");
+    wrk_line_free(&ln);
+    CHECK(parse("{\"type\":\"user\",\"isMeta\":true,\"message\":{\"content\":\"<caveat>\"}}", &ln) == 0,
+          "meta line parses");
+    wrk_line_count(&ln, &c);
+    CHECK(ln.is_meta && c.user_message == 0, "isMeta user line is not a user message");
+    wrk_line_free(&ln);
+    CHECK(parse("{\"type\":\"user\",\"isSidechain\":true,\"message\":{\"content\":\"task prompt\"}}", &ln) ==
+              0,
+          "sidechain prompt parses");
+    wrk_line_count(&ln, &c);
+    CHECK(c.user_message == 0, "sub-agent prompt is not a user message");
+    wrk_line_free(&ln);
+    CHECK(parse("{\"type\":\"user\",\"message\":{\"content\":[{\"type\":\"text\",\"text\":"
+                "\"[Request interrupted by user]\"}]}}",
+                &ln) == 0,
+          "interruption parses");
+    wrk_line_count(&ln, &c);
+    CHECK(c.interruption == 1 && c.user_message == 0, "interruption counted, not a user message");
+    wrk_line_free(&ln);
+    CHECK(parse("{\"type\":\"user\",\"message\":{\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":"
+                "\"t1\",\"is_error\":true,\"content\":\"boom\"},{\"type\":\"tool_result\",\"tool_use_id\":"
+                "\"t2\",\"is_error\":false}]}}",
+                &ln) == 0,
+          "tool results parse");
+    wrk_line_count(&ln, &c);
+    CHECK(c.tool_errors == 1 && c.user_message == 0, "one tool error, tool results are not user messages");
+    wrk_line_free(&ln);
+    CHECK(parse("{\"type\":\"assistant\",\"isApiErrorMessage\":true,\"message\":{\"model\":\"<synthetic>\","
+                "\"content\":[{\"type\":\"tool_use\",\"id\":\"t3\",\"name\":\"NotebookEdit\",\"input\":"
+                "{\"notebook_path\":\"/n.ipynb\"}},{\"type\":\"tool_use\",\"id\":\"t4\",\"name\":\"Bash\","
+                "\"input\":{\"command\":\"ls\"}}]}}",
+                &ln) == 0,
+          "assistant line parses");
+    wrk_line_count(&ln, &c);
+    CHECK(ln.is_api_error && c.api_error == 1 && c.tool_calls == 2 && c.user_message == 0,
+          "api error and two tool calls counted");
+    CHECK_STR(ln.uses[0].path, "/n.ipynb", "notebook_path is the file path");
+    CHECK(ln.uses[1].path == NULL, "Bash has no file path");
+    CHECK_STR(ln.uses[1].summary, "ls", "Bash summary is the command");
+    wrk_line_free(&ln);
+    CHECK_STR(wrk_file_action("Read"), "read", "Read -> read");
+    CHECK_STR(wrk_file_action("Write"), "write", "Write -> write");
+    CHECK_STR(wrk_file_action("Edit"), "edit", "Edit -> edit");
+    CHECK_STR(wrk_file_action("MultiEdit"), "edit", "MultiEdit -> edit");
+    CHECK_STR(wrk_file_action("NotebookEdit"), "edit", "NotebookEdit -> edit");
+    CHECK(wrk_file_action("Grep") == NULL && wrk_file_action(NULL) == NULL, "other tools: no file action");
+}
+
 int main(void) {
+    test_counts();
     test_user_string();
     test_assistant_tool_use();
     test_tool_result();

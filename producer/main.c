@@ -197,6 +197,8 @@ struct prod {
     rd_kafka_topic_t *rkt;                 /* topic handle */
     struct obs_codec *codec;               /* Avro encoder */
     struct prod_redact *redact;            /* redactor, NULL when off */
+    struct prod_eid *eid;                  /* event-id hasher with the pumped file's prefix */
+    struct prod_file *eid_pf;              /* the file eid's prefix belongs to (inside file_pump) */
     struct obs_admin *admin;               /* admin port */
     pthread_t meta_thread;                 /* readiness probe */
     int meta_started;                      /* 1 when meta_thread runs */
@@ -466,7 +468,8 @@ static int on_line(void *ud, const struct prod_line *l) {
         err = produce_oversize(p, m);
     } else {
         char eid[PROD_EVENT_ID_LEN];
-        prod_event_id(p->cfg.tenant, p->cfg.host, pf->rel, pf->file_id, (int64_t)l->offset, eid);
+        if (p->eid_pf != pf || prod_eid_line(p->eid, (int64_t)l->offset, eid) < 0)
+            prod_event_id(p->cfg.tenant, p->cfg.host, pf->rel, pf->file_id, (int64_t)l->offset, eid);
         struct obs_event ev = {
             .event_id = eid,
             .tenant = p->cfg.tenant,
@@ -626,6 +629,7 @@ static void file_pump(struct prod *p, struct prod_file *pf, size_t budget) {
     }
     static char buf[READ_CHUNK];
     void *ud[2] = {p, pf};
+    p->eid_pf = p->eid && prod_eid_prefix(p->eid, p->cfg.tenant, p->cfg.host, pf->rel, pf->file_id) == 0 ? pf : NULL;
     size_t done = 0;
     while (pf->read_off < pf->size && done < budget && p->inflight_bytes < p->cfg.max_inflight_bytes &&
            !atomic_load(&p->stop) && !atomic_load(&p->fatal)) {
@@ -640,6 +644,7 @@ static void file_pump(struct prod *p, struct prod_file *pf, size_t budget) {
         }
     }
     if (pf->read_off < pf->size) pf->dirty = 1;
+    p->eid_pf = NULL;
 out:
     close(fd);
 }
@@ -991,6 +996,7 @@ err:
 static void prod_destroy(struct prod *p) {
     if (p->meta_started) pthread_join(p->meta_thread, NULL);
     prod_redact_destroy(p->redact);
+    prod_eid_free(p->eid);
     obs_admin_stop(p->admin);
     if (p->rk) {
         rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
@@ -1161,6 +1167,7 @@ int main(int argc, char **argv) {
         rc = 1;
         goto done;
     }
+    p->eid = prod_eid_new(); /* NULL: every line takes prod_event_id's slower path */
     if (!(p->codec = obs_codec_create(errstr, sizeof(errstr))) ||
         setup_kafka(p, errstr, sizeof(errstr)) < 0) {
         obs_error("start", "%s", errstr);

@@ -5,6 +5,7 @@
 #include "obs_util.h"
 
 #include <fnmatch.h>
+#include <openssl/evp.h>
 #include <inttypes.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -106,6 +107,80 @@ void prod_event_id(const char *tenant, const char *host, const char *source_path
     obs_sha256_update(h, file_id, strlen(file_id) + 1);
     obs_sha256_update(h, off, (size_t)n);
     obs_sha256_final_hex(h, out, 16);
+}
+
+struct prod_eid {
+    EVP_MD *md;          /* SHA-256, fetched once */
+    EVP_MD_CTX *prefix;  /* state after the prefix */
+    EVP_MD_CTX *work;    /* per-line copy */
+    char key[8192];      /* the prefix bytes, to recognise a repeat */
+    size_t keylen;       /* 0: no prefix yet */
+};
+
+struct prod_eid *prod_eid_new(void) {
+    struct prod_eid *e = calloc(1, sizeof(*e));
+    if (!e) return NULL;
+    e->md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    e->prefix = EVP_MD_CTX_new();
+    e->work = EVP_MD_CTX_new();
+    if (!e->md || !e->prefix || !e->work) {
+        prod_eid_free(e);
+        return NULL;
+    }
+    return e;
+}
+
+void prod_eid_free(struct prod_eid *e) {
+    if (!e) return;
+    EVP_MD_CTX_free(e->prefix);
+    EVP_MD_CTX_free(e->work);
+    EVP_MD_free(e->md);
+    free(e);
+}
+
+int prod_eid_prefix(struct prod_eid *e, const char *tenant, const char *host, const char *source_path,
+                    const char *file_id) {
+    const char *parts[4] = {tenant, host, source_path, file_id};
+    char key[sizeof(e->key)];
+    size_t n = 0;
+    for (int i = 0; i < 4; i++) {
+        size_t l = strlen(parts[i]) + 1;
+        if (n + l > sizeof(key)) return -1;
+        memcpy(key + n, parts[i], l);
+        n += l;
+    }
+    if (n == e->keylen && memcmp(key, e->key, n) == 0) return 0;
+    e->keylen = 0;
+    if (EVP_DigestInit_ex2(e->prefix, e->md, NULL) != 1 || EVP_DigestUpdate(e->prefix, key, n) != 1) return -1;
+    memcpy(e->key, key, n);
+    e->keylen = n;
+    return 0;
+}
+
+int prod_eid_line(struct prod_eid *e, int64_t offset, char out[PROD_EVENT_ID_LEN]) {
+    static const char hx[] = "0123456789abcdef";
+    char off[24];
+    int n = 0;
+    uint64_t v = offset < 0 ? 0 - (uint64_t)offset : (uint64_t)offset;
+    char tmp[24];
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    size_t ol = 0;
+    if (offset < 0) off[ol++] = '-';
+    while (n > 0)
+        off[ol++] = tmp[--n];
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (!e->keylen || EVP_MD_CTX_copy_ex(e->work, e->prefix) != 1 || EVP_DigestUpdate(e->work, off, ol) != 1 ||
+        EVP_DigestFinal_ex(e->work, md, &mdlen) != 1 || mdlen < 16)
+        return -1;
+    for (int i = 0; i < 16; i++) {
+        out[2 * i] = hx[md[i] >> 4];
+        out[2 * i + 1] = hx[md[i] & 15];
+    }
+    out[32] = '\0';
+    return 0;
 }
 
 enum prod_file_change prod_file_compare(uint64_t old_dev, uint64_t old_ino, const char *old_fp,

@@ -48,6 +48,19 @@ void prod_file_id(uint64_t dev, uint64_t ino, const char *fp, char *out, size_t 
 void prod_event_id(const char *tenant, const char *host, const char *source_path, const char *file_id,
                    int64_t offset, char out[PROD_EVENT_ID_LEN]);
 
+/* The same event id, for many lines of one file: the SHA-256 state after
+ * the constant prefix (tenant \0 host \0 source_path \0 file_id \0) is
+ * kept, so each line costs one context copy and one block instead of a
+ * digest fetch, an allocation and the whole prefix. */
+struct prod_eid;
+struct prod_eid *prod_eid_new(void); /* NULL when out of memory */
+void prod_eid_free(struct prod_eid *e);
+/* Set the prefix; later calls with the same four strings cost a compare. */
+int prod_eid_prefix(struct prod_eid *e, const char *tenant, const char *host, const char *source_path,
+                    const char *file_id);
+/* event id of offset under the current prefix (equal to prod_event_id's). */
+int prod_eid_line(struct prod_eid *e, int64_t offset, char out[PROD_EVENT_ID_LEN]);
+
 /* What a file found at a known path means for the state we hold for it. */
 enum prod_file_change {
     PROD_FILE_SAME = 0,  /* same file; resume at the known offset */

@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_NEED 4
+#define MAX_NEED 7     /* literals per rule, NULL-terminated */
+#define MAX_NEEDLES 32 /* literals over all rules (one bit each in the pair table) */
+#define PAIR_BITS 12   /* pair table: 4096 x 32 bits = 16 KiB, stays in L1 */
 /* Start of a token: not after a token character, except right after a JSON
  * escape (\n, \t, \u0027...), whose last character is a letter or digit. */
 #define LB "(?:(?<=\\\\[nrtbf])|(?<=\\\\u[0-9A-Fa-f]{4})|(?<![A-Za-z0-9_-]))"
@@ -22,6 +24,7 @@ struct rule {
     pcre2_code *code;           /* compiled pattern (owned) */
     int jit;                    /* 1: JIT compiled */
     const char *need[MAX_NEED]; /* run only when one of these literals is present (NULL: always) */
+    int need_ci;                /* 1: the literals match ASCII case-insensitively */
     struct obs_metric *metric;  /* observatory_producer_redactions_total{rule=...} */
     int last;                   /* replacements in the last line */
 };
@@ -37,9 +40,21 @@ struct prod_redact {
     size_t nrules, caprules;
     pcre2_match_data *md;
     struct buf b[2]; /* ping-pong output buffers */
+    /* Literal pre-scan (one pass over the line for every rule's literals):
+     * pairs[h(c0,c1)] has bit k set when needle k may start with c0 c1. */
+    struct needle {
+        const char *s; /* the literal */
+        size_t len;    /* its length (>= 2) */
+        int ci;        /* ASCII case-insensitive */
+        unsigned rule; /* index of its rule (< 64) */
+    } needles[MAX_NEEDLES];
+    size_t nneedles;
+    uint32_t pairs[1u << PAIR_BITS];
     char *meta;      /* metadata-only output (owned) */
     size_t meta_len, meta_cap;
 };
+
+static void build_pairs(struct prod_redact *r);
 
 /* Built-in rules, in the order they run. Character classes never include
  * '"' or '\\' (except the two-character escapes \n \r \t of a PEM body), so
@@ -47,45 +62,54 @@ struct prod_redact {
 static const struct {
     const char *name;
     const char *pattern;
-    const char *need[MAX_NEED];
+    const char *need[MAX_NEED]; /* literals, one of which every match contains */
+    int need_ci;                /* the literals match case-insensitively ((?i) rules) */
 } builtin[] = {
     {"pem_private_key",
      "-----BEGIN [A-Z ]*PRIVATE KEY-----(?:[A-Za-z0-9+/=:,. \\t\\r\\n-]|\\\\[nrt])*?"
      "(?:-----END [A-Z ]*PRIVATE KEY-----|(?=\\\\[^nrt]|[^A-Za-z0-9+/=:,. \\t\\r\\n\\\\-]|\\z))",
-     {"PRIVATE KEY", NULL}},
+     {"PRIVATE KEY", NULL},
+     0},
     {"auth_header",
      "(?i)authorization\\s*:\\s*(?:bearer|basic|token|digest)\\s+\\K(?!\\[REDACTED:)[A-Za-z0-9._~+/=-]+",
-     {"uthorization", "UTHORIZATION", NULL}},
+     {"authorization", NULL},
+     1},
     {"auth_value",
      "(?i)\\\\?\"(?:authorization|proxy-authorization|x-api-key|api[_-]?key|password|passwd|client[_-]?"
      "secret)"
      "\\\\?\"\\s*:\\s*\\\\?\"\\K(?![^\"\\\\]*\\[REDACTED:)[^\"\\\\]+",
-     {NULL}},
+     {"authorization", "api_key", "api-key", "apikey", "passw", "client", NULL},
+     1},
     {"url_password",
      "\\b[A-Za-z][A-Za-z0-9+.-]*://[^\\s:/@\"\\\\]+:\\K(?!\\[REDACTED:)[^\\s@/\"\\\\]+(?=@)",
-     {"://", NULL}},
+     {"://", NULL},
+     0},
     {"slack_webhook",
      "https://hooks\\.slack\\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]+",
-     {"hooks.slack.com", NULL}},
-    {"jwt", LB "eyJ[A-Za-z0-9_-]{4,}\\.eyJ[A-Za-z0-9_-]{4,}\\.[A-Za-z0-9_-]*", {"eyJ", NULL}},
-    {"aws_access_key", LB "(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])", {"AKIA", "ASIA", NULL}},
+     {"hooks.slack.com", NULL},
+     0},
+    {"jwt", LB "eyJ[A-Za-z0-9_-]{4,}\\.eyJ[A-Za-z0-9_-]{4,}\\.[A-Za-z0-9_-]*", {"eyJ", NULL}, 0},
+    {"aws_access_key", LB "(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])", {"AKIA", "ASIA", NULL}, 0},
     {"aws_secret_key",
      "(?i:aws_secret_access_key|aws_secret_key|secret_access_key)\\\\?\"?\\s*[:=]\\s*\\\\?\"?\\s*\\K"
      "[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])",
-     {"ecret", "ECRET", NULL}},
+     {"secret", NULL},
+     1},
     {"github_token",
      LB "(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})",
-     {"gh", "github_pat_", NULL}},
-    {"gitlab_token", LB "glpat-[A-Za-z0-9_-]{20,}", {"glpat-", NULL}},
-    {"slack_token", LB "xox[abprs]-[A-Za-z0-9-]{10,}", {"xox", NULL}},
-    {"anthropic_key", LB "sk-ant-[A-Za-z0-9_-]{20,}", {"sk-ant-", NULL}},
+     {"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", NULL},
+     0},
+    {"gitlab_token", LB "glpat-[A-Za-z0-9_-]{20,}", {"glpat-", NULL}, 0},
+    {"slack_token", LB "xox[abprs]-[A-Za-z0-9-]{10,}", {"xox", NULL}, 0},
+    {"anthropic_key", LB "sk-ant-[A-Za-z0-9_-]{20,}", {"sk-ant-", NULL}, 0},
     {"openai_key",
      LB "sk-(?!ant-)(?:proj-|svcacct-|admin-)?(?=[A-Za-z0-9_-]*[0-9])[A-Za-z0-9_-]{20,}",
-     {"sk-", NULL}},
+     {"sk-", NULL},
+     0},
 };
 
 static int add_rule(struct prod_redact *r, const char *name, size_t nlen, const char *pat, size_t plen,
-                    const char *const *need, char *err, size_t errlen) {
+                    const char *const *need, int need_ci, char *err, size_t errlen) {
     if (r->nrules == r->caprules) {
         size_t nc = r->caprules ? r->caprules * 2 : 16;
         struct rule *n = realloc(r->rules, nc * sizeof(*n));
@@ -113,6 +137,7 @@ static int add_rule(struct prod_redact *r, const char *name, size_t nlen, const 
     ru->jit = pcre2_jit_compile(ru->code, PCRE2_JIT_COMPLETE) == 0;
     for (int i = 0; need && i < MAX_NEED && need[i]; i++)
         ru->need[i] = need[i];
+    ru->need_ci = need_ci;
     char labels[128];
     snprintf(labels, sizeof(labels), "rule=\"%s\"", ru->name);
     ru->metric = obs_metrics_counter("observatory_producer_redactions_total", labels,
@@ -164,7 +189,7 @@ static int add_user_rules(struct prod_redact *r, const char *s, char *err, size_
                     snprintf(err, errlen, "redaction rule '%.*s': name already used", (int)nlen, s + a);
                     return -1;
                 }
-            if (add_rule(r, s + a, nlen, pat, plen, NULL, err, errlen) < 0) return -1;
+            if (add_rule(r, s + a, nlen, pat, plen, NULL, 0, err, errlen) < 0) return -1;
         }
         i = j + 1;
     }
@@ -183,8 +208,9 @@ struct prod_redact *prod_redact_create(int rules_enabled, int metadata_only, con
     if (rules_enabled) {
         for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++)
             if (add_rule(r, builtin[i].name, strlen(builtin[i].name), builtin[i].pattern,
-                         PCRE2_ZERO_TERMINATED, builtin[i].need, err, errlen) < 0)
+                         PCRE2_ZERO_TERMINATED, builtin[i].need, builtin[i].need_ci, err, errlen) < 0)
                 goto fail;
+        build_pairs(r);
         if (user_rules && add_user_rules(r, user_rules, err, errlen) < 0) goto fail;
     }
     r->md = pcre2_match_data_create(32, NULL);
@@ -329,11 +355,66 @@ static int metadata(struct prod_redact *r, const char *line, size_t len) {
 
 /* ---- rules ------------------------------------------------------------------------- */
 
-static int needed(const struct rule *ru, const char *s, size_t len) {
-    if (!ru->need[0]) return 1;
-    for (int i = 0; i < MAX_NEED && ru->need[i]; i++)
-        if (memmem(s, len, ru->need[i], strlen(ru->need[i]))) return 1;
-    return 0;
+static unsigned char lower(unsigned char c) { return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c; }
+static unsigned char upper(unsigned char c) { return c >= 'a' && c <= 'z' ? (unsigned char)(c - 32) : c; }
+static unsigned pair_hash(unsigned char c0, unsigned char c1) {
+    return (((unsigned)c0 << 4) ^ c1) & ((1u << PAIR_BITS) - 1);
+}
+
+/* Index every rule literal by (a hash of) its first two bytes, all case
+ * variants for a case-insensitive rule. Only the first 64 rules (the
+ * built-ins) can have literals; others always run. */
+static void build_pairs(struct prod_redact *r) {
+    memset(r->pairs, 0, sizeof(r->pairs));
+    r->nneedles = 0;
+    for (size_t i = 0; i < r->nrules && i < 64; i++)
+        for (int j = 0; j < MAX_NEED && r->rules[i].need[j]; j++) {
+            const char *lit = r->rules[i].need[j];
+            if (r->nneedles == MAX_NEEDLES || strlen(lit) < 2) {
+                r->rules[i].need[0] = NULL; /* cannot be indexed: run the rule on every line */
+                break;
+            }
+            struct needle *n = &r->needles[r->nneedles];
+            *n = (struct needle){.s = lit, .len = strlen(lit), .ci = r->rules[i].need_ci, .rule = (unsigned)i};
+            unsigned char a = (unsigned char)lit[0], b = (unsigned char)lit[1];
+            uint32_t bit = 1u << r->nneedles;
+            r->pairs[pair_hash(a, b)] |= bit;
+            if (n->ci) {
+                r->pairs[pair_hash(lower(a), lower(b))] |= bit;
+                r->pairs[pair_hash(lower(a), upper(b))] |= bit;
+                r->pairs[pair_hash(upper(a), lower(b))] |= bit;
+                r->pairs[pair_hash(upper(a), upper(b))] |= bit;
+            }
+            r->nneedles++;
+        }
+}
+
+static int lit_at(const struct needle *n, const unsigned char *s) {
+    if (!n->ci) return memcmp(s, n->s, n->len) == 0;
+    for (size_t i = 0; i < n->len; i++)
+        if (lower(s[i]) != lower((unsigned char)n->s[i])) return 0;
+    return 1;
+}
+
+/* One pass over s: bit i set when rule i (< 64) has a literal in s. This
+ * replaces one memmem per literal per line, which was half the producer's
+ * instructions (docs/producer.md, "Performance"). */
+static uint64_t scan_literals(const struct prod_redact *r, const char *s, size_t len) {
+    const unsigned char *u = (const unsigned char *)s;
+    uint64_t found = 0;
+    for (size_t i = 0; i + 1 < len; i++) {
+        uint32_t m = r->pairs[pair_hash(u[i], u[i + 1])];
+        while (m) {
+            const struct needle *n = &r->needles[__builtin_ctz(m)];
+            m &= m - 1;
+            if (!(found >> n->rule & 1) && n->len <= len - i && lit_at(n, u + i)) found |= 1ull << n->rule;
+        }
+    }
+    return found;
+}
+
+static int needed(const struct rule *ru, size_t i, uint64_t found) {
+    return !ru->need[0] || i >= 64 || (found >> i & 1);
 }
 
 /* Run one rule over s; when it matched, the result is in out and the count
@@ -372,10 +453,11 @@ int prod_redact_line(struct prod_redact *r, const char *line, size_t len, const 
         cur_len = r->meta_len;
     }
     int total = 0;
+    uint64_t found = r->nneedles ? scan_literals(r, cur, cur_len) : 0;
     for (size_t i = 0; i < r->nrules; i++) {
         struct rule *ru = &r->rules[i];
         ru->last = 0;
-        if (!needed(ru, cur, cur_len)) continue;
+        if (!needed(ru, i, found)) continue;
         struct buf *o = (cur == r->b[0].p) ? &r->b[1] : &r->b[0];
         int n = apply(r, ru, cur, cur_len, o);
         if (n < 0) return -1;
@@ -385,6 +467,8 @@ int prod_redact_line(struct prod_redact *r, const char *line, size_t len, const 
             obs_metric_add(ru->metric, (uint64_t)n);
             cur = o->p;
             cur_len = o->len;
+            /* The markers may complete a literal for a later rule: look again. */
+            if (r->nneedles) found = scan_literals(r, cur, cur_len);
         }
     }
     *out = cur;

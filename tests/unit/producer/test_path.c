@@ -60,6 +60,25 @@ int main(void) {
     CHECK(strcmp(e1, e2) != 0, "event id depends on the offset");
     /* SHA-256("t\0h\0p/s.jsonl\0" "1:2:abcd\0" "0")[:16] computed with python hashlib */
     CHECK_STR(e1, "a9ce84e28458dd70f6f2ecb04bd90124", "event id matches an independent computation");
+    /* the cached-prefix hasher gives the same ids */
+    struct prod_eid *eid = prod_eid_new();
+    CHECK(eid != NULL, "prod_eid_new");
+    char e3[PROD_EVENT_ID_LEN];
+    CHECK(prod_eid_prefix(eid, "t", "h", "p/s.jsonl", "1:2:abcd") == 0 && prod_eid_line(eid, 0, e3) == 0,
+          "eid: prefix and line");
+    CHECK_STR(e3, "a9ce84e28458dd70f6f2ecb04bd90124", "eid: same id as prod_event_id");
+    int same = 1;
+    int64_t offs[] = {1, 9, 10, 99, 123456789, 9007199254740993LL, INT64_MAX, -1};
+    for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+        const char *path = i % 2 ? "p/s.jsonl" : "q/other/agent-1.jsonl";
+        prod_event_id("t", "h", path, "1:2:abcd", offs[i], e2);
+        same &= prod_eid_prefix(eid, "t", "h", path, "1:2:abcd") == 0 && prod_eid_line(eid, offs[i], e3) == 0 &&
+                strcmp(e2, e3) == 0;
+        prod_eid_line(eid, offs[i], e3); /* twice under one prefix */
+        same &= strcmp(e2, e3) == 0;
+    }
+    CHECK(same, "eid: equal to prod_event_id across offsets and prefix changes");
+    prod_eid_free(eid);
     char fid[128];
     prod_file_id(2049, 77, "00ff", fid, sizeof(fid));
     CHECK_STR(fid, "2049:77:00ff", "file id is dev:inode:fp");

@@ -102,7 +102,7 @@ static const struct obs_cfg_opt prod_opts[] = {
      "Kafka bootstrap servers"},
     {"kafka.topic", OBS_CFG_STR, "observatory.session-events", offsetof(struct prod_config, topic), 0, 0,
      "events topic"},
-    {"kafka.max_inflight_bytes", OBS_CFG_INT, "67108864", offsetof(struct prod_config, max_inflight_bytes),
+    {"kafka.max_inflight_bytes", OBS_CFG_INT, "16777216", offsetof(struct prod_config, max_inflight_bytes),
      65536, LONG_MAX, "stop reading while this many record bytes wait for acknowledgement"},
     {"kafka.message_max_bytes", OBS_CFG_INT, "1000000", offsetof(struct prod_config, message_max_bytes),
      16384, 1000000000, "largest record; longer lines become an observatory-oversize record"},
@@ -168,7 +168,10 @@ struct prod_msg {
     size_t len;           /* record size counted in inflight_bytes */
     double t_read;        /* obs_mono_s() when read */
     int oversize;         /* 1 if this is already an oversize record */
+    struct prod_msg *free_next; /* free list link */
 };
+
+#define MSG_FREE_MAX 65536 /* opaques kept for reuse (one per in-flight record) */
 
 /* One inotify watch. */
 struct prod_watch {
@@ -210,6 +213,8 @@ struct prod {
     int ckpt_dirty;                        /* offsets changed since the last write */
     long delivery_failures;                /* failed deliveries (for --once exit code) */
     size_t max_line;                       /* longer lines are oversize */
+    struct prod_msg *msg_free;             /* reusable opaques (no malloc per line) */
+    long nmsg_free;                        /* their count */
     /* totals for the summary */
     uint64_t lines, bytes, oversize;
     /* metrics */
@@ -332,6 +337,28 @@ static void q_advance(struct prod *p, struct prod_file *pf) {
     }
 }
 
+/* ---- message opaques ----------------------------------------------------------- */
+
+static struct prod_msg *msg_new(struct prod *p) {
+    struct prod_msg *m = p->msg_free;
+    if (!m) return calloc(1, sizeof(*m));
+    p->msg_free = m->free_next;
+    p->nmsg_free--;
+    memset(m, 0, sizeof(*m));
+    return m;
+}
+
+static void msg_free(struct prod *p, struct prod_msg *m) {
+    if (!m) return;
+    if (p->nmsg_free >= MSG_FREE_MAX) {
+        free(m);
+        return;
+    }
+    m->free_next = p->msg_free;
+    p->msg_free = m;
+    p->nmsg_free++;
+}
+
 /* ---- checkpoint ------------------------------------------------------------------ */
 
 static int ckpt_write(struct prod *p) {
@@ -374,7 +401,7 @@ static rd_kafka_resp_err_t produce(struct prod *p, struct prod_msg *m, const str
     char errstr[256];
     if (obs_codec_encode(p->codec, ev, &val, &vlen, errstr, sizeof(errstr)) < 0) {
         obs_error("publish", "%s@%" PRIu64 ": encode: %s", m->pf->path, m->offset, errstr);
-        free(m);
+        msg_free(p, m);
         return RD_KAFKA_RESP_ERR__BAD_MSG;
     }
     for (;;) {
@@ -386,13 +413,13 @@ static rd_kafka_resp_err_t produce(struct prod *p, struct prod_msg *m, const str
             rd_kafka_poll(p->rk, 50); /* serve delivery reports, then retry */
             check_signal(p);          /* a stop must not wait for a slow broker */
             if (atomic_load(&p->fatal) || atomic_load(&p->stop)) {
-                free(m);
+                msg_free(p, m);
                 return atomic_load(&p->fatal) ? RD_KAFKA_RESP_ERR__FATAL : RD_KAFKA_RESP_ERR__QUEUE_FULL;
             }
             continue;
         }
         if (err) {
-            free(m);
+            msg_free(p, m);
             return err;
         }
         break;
@@ -456,7 +483,7 @@ static int on_line(void *ud, const struct prod_line *l) {
         q_advance(p, pf);
         return 0;
     }
-    struct prod_msg *m = calloc(1, sizeof(*m));
+    struct prod_msg *m = msg_new(p);
     if (!m) return -1;
     m->pf = pf;
     m->seq = seq;
@@ -491,14 +518,14 @@ static int on_line(void *ud, const struct prod_line *l) {
             int nr = prod_redact_line(p->redact, l->data, l->len, &red, &ev.payload_len);
             ev.payload = red;
             if (nr < 0) {
-                free(m);
+                msg_free(p, m);
                 return -1;
             }
             ev.redactions = nr;
         }
         err = produce(p, m, &ev);
         if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) { /* envelope pushed it over */
-            m = calloc(1, sizeof(*m));
+            m = msg_new(p);
             if (!m) return -1;
             *m = (struct prod_msg){
                 .pf = pf, .seq = seq, .offset = l->offset, .bytes = l->bytes, .t_read = obs_mono_s()};
@@ -535,7 +562,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opa
         }
         obs_metric_observe(p->m_latency, obs_mono_s() - m->t_read);
         atomic_store(&p->ready, 1);
-        free(m);
+        msg_free(p, m);
         return;
     }
     if (rkm->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && !m->oversize &&
@@ -555,7 +582,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opa
         atomic_store(&p->fatal, 1);
     }
     if (!p->once) pf->rewind = 1;
-    free(m);
+    msg_free(p, m);
 }
 
 /* librdkafka error callback (main thread, from rd_kafka_poll). */
@@ -1022,6 +1049,11 @@ static void prod_destroy(struct prod *p) {
     prod_ckpt_free(&p->loaded);
     obs_codec_destroy(p->codec);
     obs_config_free(prod_opts, &p->cfg, &p->kv);
+    while (p->msg_free) {
+        struct prod_msg *m = p->msg_free;
+        p->msg_free = m->free_next;
+        free(m);
+    }
 }
 
 /* Fill host/user defaults, expand paths, split roots. Errors printed; count returned. */

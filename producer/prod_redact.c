@@ -47,6 +47,7 @@ struct prod_redact {
         size_t len;    /* its length (>= 2) */
         int ci;        /* ASCII case-insensitive */
         unsigned rule; /* index of its rule (< 64) */
+        size_t at;     /* indexed pairs: bytes at..at+2 */
     } needles[MAX_NEEDLES];
     size_t nneedles;
     uint32_t pairs[1u << PAIR_BITS];
@@ -361,35 +362,55 @@ static unsigned pair_hash(unsigned char c0, unsigned char c1) {
     return (((unsigned)c0 << 4) ^ c1) & ((1u << PAIR_BITS) - 1);
 }
 
-/* Index every rule literal by (a hash of) its first two bytes, all case
- * variants for a case-insensitive rule. Only the first 64 rules (the
- * built-ins) can have literals; others always run. */
+/* How common a byte is in transcripts (English text, JSON, paths): 3 very,
+ * 2 somewhat, 1 rare. Used only to choose which pairs to index. */
+static int common(unsigned char c) {
+    if (c && strchr("etaoinsrhldcu \":,./", lower(c)) && !(c >= 'A' && c <= 'Z')) return 3;
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) return 2;
+    return 1;
+}
+
+/* Index every rule literal by (a hash of) two adjacent pairs of its bytes,
+ * at and at+1 (the rarest such window), all case variants for a
+ * case-insensitive rule, so scan_literals() need only look at every other
+ * position. Only the first 64 rules (the built-ins) can have literals;
+ * others always run. */
+static void pair_set(struct prod_redact *r, unsigned char a, unsigned char b, int ci, uint32_t bit) {
+    r->pairs[pair_hash(a, b)] |= bit;
+    if (ci) {
+        r->pairs[pair_hash(lower(a), lower(b))] |= bit;
+        r->pairs[pair_hash(lower(a), upper(b))] |= bit;
+        r->pairs[pair_hash(upper(a), lower(b))] |= bit;
+        r->pairs[pair_hash(upper(a), upper(b))] |= bit;
+    }
+}
+
 static void build_pairs(struct prod_redact *r) {
     memset(r->pairs, 0, sizeof(r->pairs));
     r->nneedles = 0;
     for (size_t i = 0; i < r->nrules && i < 64; i++)
         for (int j = 0; j < MAX_NEED && r->rules[i].need[j]; j++) {
             const char *lit = r->rules[i].need[j];
-            if (r->nneedles == MAX_NEEDLES || strlen(lit) < 2) {
+            if (r->nneedles == MAX_NEEDLES || strlen(lit) < 3) {
                 r->rules[i].need[0] = NULL; /* cannot be indexed: run the rule on every line */
                 break;
             }
             struct needle *n = &r->needles[r->nneedles];
             *n = (struct needle){.s = lit, .len = strlen(lit), .ci = r->rules[i].need_ci, .rule = (unsigned)i};
-            unsigned char a = (unsigned char)lit[0], b = (unsigned char)lit[1];
-            uint32_t bit = 1u << r->nneedles;
-            r->pairs[pair_hash(a, b)] |= bit;
-            if (n->ci) {
-                r->pairs[pair_hash(lower(a), lower(b))] |= bit;
-                r->pairs[pair_hash(lower(a), upper(b))] |= bit;
-                r->pairs[pair_hash(upper(a), lower(b))] |= bit;
-                r->pairs[pair_hash(upper(a), upper(b))] |= bit;
+            const unsigned char *u = (const unsigned char *)lit;
+            int best = 1 << 30;
+            for (size_t a = 0; a + 2 < n->len; a++) {
+                int score = common(u[a]) * common(u[a + 1]) + common(u[a + 1]) * common(u[a + 2]);
+                if (score < best) best = score, n->at = a;
             }
+            pair_set(r, u[n->at], u[n->at + 1], n->ci, 1u << r->nneedles);
+            pair_set(r, u[n->at + 1], u[n->at + 2], n->ci, 1u << r->nneedles);
             r->nneedles++;
         }
 }
 
-static int lit_at(const struct needle *n, const unsigned char *s) {
+static int lit_at(const struct needle *n, const unsigned char *s, size_t avail) {
+    if (n->len > avail) return 0;
     if (!n->ci) return memcmp(s, n->s, n->len) == 0;
     for (size_t i = 0; i < n->len; i++)
         if (lower(s[i]) != lower((unsigned char)n->s[i])) return 0;
@@ -398,17 +419,41 @@ static int lit_at(const struct needle *n, const unsigned char *s) {
 
 /* One pass over s: bit i set when rule i (< 64) has a literal in s. This
  * replaces one memmem per literal per line, which was half the producer's
- * instructions (docs/producer.md, "Performance"). */
+ * instructions (docs/producer.md, "Performance"). Every literal has two
+ * indexed pairs at adjacent offsets, one of which is even in s: looking
+ * at the pairs at even offsets and checking a hit at i-at and i-at-1 finds
+ * every occurrence. */
+static uint64_t check_hits(const struct prod_redact *r, const unsigned char *u, size_t len, size_t i, uint32_t m,
+                           uint64_t found) {
+    while (m) {
+        const struct needle *n = &r->needles[__builtin_ctz(m)];
+        m &= m - 1;
+        if (found >> n->rule & 1) continue;
+        if ((i >= n->at && lit_at(n, u + i - n->at, len - i + n->at)) ||
+            (i >= n->at + 1 && lit_at(n, u + i - n->at - 1, len - i + n->at + 1)))
+            found |= 1ull << n->rule;
+    }
+    return found;
+}
+
 static uint64_t scan_literals(const struct prod_redact *r, const char *s, size_t len) {
     const unsigned char *u = (const unsigned char *)s;
+    const uint32_t *t = r->pairs;
     uint64_t found = 0;
-    for (size_t i = 0; i + 1 < len; i++) {
-        uint32_t m = r->pairs[pair_hash(u[i], u[i + 1])];
-        while (m) {
-            const struct needle *n = &r->needles[__builtin_ctz(m)];
-            m &= m - 1;
-            if (!(found >> n->rule & 1) && n->len <= len - i && lit_at(n, u + i)) found |= 1ull << n->rule;
-        }
+    size_t i = 0;
+    /* Eight bytes (four pairs) per turn; almost every turn finds nothing. */
+    for (; i + 8 < len; i += 8) {
+        uint32_t m0 = t[pair_hash(u[i], u[i + 1])], m1 = t[pair_hash(u[i + 2], u[i + 3])],
+                 m2 = t[pair_hash(u[i + 4], u[i + 5])], m3 = t[pair_hash(u[i + 6], u[i + 7])];
+        if (!(m0 | m1 | m2 | m3)) continue;
+        if (m0) found = check_hits(r, u, len, i, m0, found);
+        if (m1) found = check_hits(r, u, len, i + 2, m1, found);
+        if (m2) found = check_hits(r, u, len, i + 4, m2, found);
+        if (m3) found = check_hits(r, u, len, i + 6, m3, found);
+    }
+    for (; i + 1 < len; i += 2) {
+        uint32_t m = t[pair_hash(u[i], u[i + 1])];
+        if (m) found = check_hits(r, u, len, i, m, found);
     }
     return found;
 }

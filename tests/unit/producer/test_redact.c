@@ -314,7 +314,51 @@ static void bench(void) {
     }
 }
 
+/* The literal pre-scan looks at every other byte pair: a secret must be
+ * found at every alignment, at the very start and the very end of a line,
+ * and with the case-insensitive rules in any case. */
+static void test_prescan_alignment(void) {
+    char err[256];
+    struct prod_redact *r = prod_redact_create(1, 0, NULL, err, sizeof(err));
+    static const struct {
+        const char *rule, *secret;
+    } s[] = {
+        {"github_token", "ghp_0123456789abcdefghijABCDEFGHIJ012345"},
+        {"aws_access_key", "AKIAIOSFODNN7EXAMPLE"},
+        {"openai_key", "sk-proj-abcdefghij0123456789"},
+        {"anthropic_key", "sk-ant-api03-abcdefghij0123456789"},
+        {"slack_token", "xoxb-1234567890-abcdef"},
+        {"gitlab_token", "glpat-abcdefghij0123456789"},
+        {"jwt", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJl"},
+        {"auth_header", "AUTHORIZATION: Bearer abc123def456"},
+        {"auth_header", "aUtHoRiZaTiOn: Bearer abc123def456"},
+        {"aws_secret_key", "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"},
+    };
+    int ok = 1;
+    for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
+        for (int pad = 0; pad < 4; pad++) {
+            char line[256];
+            snprintf(line, sizeof(line), "%.*s%s", pad, "    ", s[i].secret);
+            const char *out;
+            size_t len;
+            int n = prod_redact_line(r, line, strlen(line), &out, &len);
+            if (n < 1 || prod_redact_last_count(r, s[i].rule) < 1) {
+                printf("      %s not found at offset %d: %s\n", s[i].rule, pad, line);
+                ok = 0;
+            }
+        }
+    CHECK(ok, "pre-scan: every secret found at offsets 0-3 and at the end of the line");
+    const char *out;
+    size_t len;
+    const char *json = "{\"PassWord\":\"hunter2hunter2\"}";
+    CHECK(prod_redact_line(r, json, strlen(json), &out, &len) == 1 &&
+              prod_redact_last_count(r, "auth_value") == 1,
+          "pre-scan: auth_value literal matches in any case");
+    prod_redact_destroy(r);
+}
+
 int main(void) {
+    test_prescan_alignment();
     test_builtin();
     test_user_rules();
     test_metadata();

@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,6 +155,36 @@ int api_parse_int_range(const char *s, long lo, long hi, long *out) {
     long v = strtol(s, &end, 10);
     if (*end || errno || v < lo || v > hi) return -1;
     *out = v;
+    return 0;
+}
+
+/* Plain decimal: 1-12 digits, optionally '.' and 1-9 digits. */
+static int is_decimal(const char *s) {
+    size_t i = 0, d = 0;
+    while (isdigit((unsigned char)s[i]))
+        i++, d++;
+    if (d == 0 || d > 12) return 0;
+    if (s[i] == '\0') return 1;
+    if (s[i++] != '.') return 0;
+    d = 0;
+    while (isdigit((unsigned char)s[i]))
+        i++, d++;
+    return d >= 1 && d <= 9 && s[i] == '\0';
+}
+
+/* Syntax of an IANA zone name ("UTC", "Europe/Berlin", "America/Argentina/Buenos_Aires",
+ * "Etc/GMT+5"); whether it exists is PostgreSQL's call. */
+static int is_zone_name(const char *s) {
+    size_t n = strlen(s);
+    if (n == 0 || n > 64 || s[0] == '/' || s[0] == '.' || strstr(s, "..")) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && !strchr("/_+-", s[i])) return 0;
+    return 1;
+}
+
+static int in_list(const char *v, const char *const *list) {
+    for (; *list; list++)
+        if (strcmp(v, *list) == 0) return 1;
     return 0;
 }
 
@@ -320,6 +351,13 @@ int api_list_params_parse(const struct api_query *q, const char *cursor_kind, lo
             return -1;
         }
     }
+    if ((v = api_query_get(q, "sort"))) {
+        if ((lp->sort = api_sort_parse(v)) < 0) {
+            set_err(err, "sort", "sort must be one of start, end, cost, tokens, duration%s", NULL);
+            return -1;
+        }
+        if (cursor_kind && strcmp(cursor_kind, "s") == 0) cursor_kind = api_sort_cursor_kind(lp->sort);
+    }
     if ((v = api_query_get(q, "cursor"))) {
         if (!cursor_kind || api_cursor_decode(v, cursor_kind, &lp->cursor) < 0) {
             set_err(err, "cursor", "cursor is not valid for this list (use next_cursor as returned)%s", NULL);
@@ -328,13 +366,103 @@ int api_list_params_parse(const struct api_query *q, const char *cursor_kind, lo
         lp->has_cursor = 1;
     }
     if ((v = api_query_get(q, "group_by"))) {
-        if (strcmp(v, "day") && strcmp(v, "project") && strcmp(v, "model")) {
-            set_err(err, "group_by", "group_by must be one of day, project, model%s", NULL);
+        if (strcmp(v, "day") && strcmp(v, "week") && strcmp(v, "project") && strcmp(v, "model") &&
+            strcmp(v, "user") && strcmp(v, "host")) {
+            set_err(err, "group_by", "group_by must be one of day, week, project, model, user, host%s", NULL);
             return -1;
         }
         lp->group_by = v;
     }
+    static const struct {
+        const char *name;
+        size_t off;
+    } texts[] = {{"user", offsetof(struct api_list_params, user)},
+                 {"host", offsetof(struct api_list_params, host)},
+                 {"model", offsetof(struct api_list_params, model)},
+                 {"git_branch", offsetof(struct api_list_params, git_branch)}};
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        if ((v = api_query_get(q, texts[i].name))) {
+            if (!*v || strlen(v) > 1024) {
+                set_err(err, texts[i].name, "%s must be non-empty and at most 1024 bytes", texts[i].name);
+                return -1;
+            }
+            *(const char **)((char *)lp + texts[i].off) = v;
+        }
+    }
+    if ((v = api_query_get(q, "min_cost"))) {
+        if (!is_decimal(v)) {
+            set_err(err, "min_cost", "min_cost must be a decimal number of USD such as 0.5%s", NULL);
+            return -1;
+        }
+        lp->min_cost = v;
+    }
+    static const char *const bools[] = {"has_errors", "has_insights"};
+    for (size_t i = 0; i < 2; i++) {
+        if ((v = api_query_get(q, bools[i]))) {
+            const char *b = !strcmp(v, "true") || !strcmp(v, "1")    ? "true"
+                            : !strcmp(v, "false") || !strcmp(v, "0") ? "false"
+                                                                     : NULL;
+            if (!b) {
+                set_err(err, bools[i], "%s must be true or false", bools[i]);
+                return -1;
+            }
+            if (i == 0)
+                lp->has_errors = b;
+            else
+                lp->has_insights = b;
+        }
+    }
+    if ((v = api_query_get(q, "tz"))) {
+        if (!is_zone_name(v)) {
+            set_err(err, "tz", "tz must be an IANA time zone name such as Europe/Berlin%s", NULL);
+            return -1;
+        }
+        lp->tz = v;
+    }
+    if ((v = api_query_get(q, "kind"))) {
+        static const char *const kinds[] = {"cost_outlier",         "tool_error_loop",   "long_tool_call",
+                                            "ended_with_api_error", "ended_interrupted", NULL};
+        if (!in_list(v, kinds)) {
+            set_err(
+                err, "kind",
+                "kind must be one of cost_outlier, tool_error_loop, long_tool_call, ended_with_api_error, "
+                "ended_interrupted%s",
+                NULL);
+            return -1;
+        }
+        lp->kind = v;
+    }
+    if ((v = api_query_get(q, "severity"))) {
+        static const char *const sev[] = {"info", "warning", "critical", NULL};
+        if (!in_list(v, sev)) {
+            set_err(err, "severity", "severity must be one of info, warning, critical%s", NULL);
+            return -1;
+        }
+        lp->severity = v;
+    }
+    if ((v = api_query_get(q, "q"))) {
+        size_t n = strlen(v), i = 0;
+        while (i < n && isspace((unsigned char)v[i]))
+            i++;
+        if (i == n || n > 256) {
+            set_err(err, "q", "q must be non-blank text of at most 256 bytes%s", NULL);
+            return -1;
+        }
+        lp->q = v;
+    }
     return 0;
+}
+
+int api_sort_parse(const char *v) {
+    static const char *const names[API_SORT_N] = {"start", "end", "cost", "tokens", "duration"};
+    for (int i = 0; v && i < API_SORT_N; i++)
+        if (strcmp(v, names[i]) == 0) return i;
+    return -1;
+}
+
+const char *api_sort_cursor_kind(int sort) {
+    static const char *const kinds[API_SORT_N] = {"s", "se", "sc", "sk", "sd"};
+    return sort >= 0 && sort < API_SORT_N ? kinds[sort] : "s";
 }
 
 /* ---- errors ----------------------------------------------------------------- */

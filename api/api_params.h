@@ -81,11 +81,35 @@ struct api_list_params {
     long limit;               /* 1..500 */
     int has_cursor;           /* whether a cursor was given */
     struct api_cursor cursor; /* decoded cursor */
-    const char *group_by;     /* usage: day|project|model (borrowed) */
+    const char *group_by;     /* usage: day|week|project|model|user|host (borrowed) */
+    /* Further filters; NULL when absent (all borrowed from the query). */
+    const char *user;         /* exact sessions.os_user */
+    const char *host;         /* exact host */
+    const char *model;        /* a model the session used */
+    const char *git_branch;   /* exact git branch */
+    const char *min_cost;     /* decimal USD, validated */
+    const char *has_errors;   /* "true" | "false" */
+    const char *has_insights; /* "true" | "false" */
+    const char *tz;           /* IANA zone name, syntax checked (PostgreSQL resolves it) */
+    const char *kind;         /* insights kind */
+    const char *severity;     /* insights severity */
+    const char *q;            /* search text */
+    int sort;                 /* enum api_sort; API_SORT_START when absent */
 };
 
+/* Sort orders of the session list, each with its own cursor kind. */
+enum api_sort { API_SORT_START, API_SORT_END, API_SORT_COST, API_SORT_TOKENS, API_SORT_DURATION, API_SORT_N };
+/* Parse a sort name (start|end|cost|tokens|duration); -1 when unknown. */
+int api_sort_parse(const char *v);
+/* Cursor kind of a sort ("s", "se", "sc", "sk", "sd"): a cursor of one sort
+ * is rejected by another. */
+const char *api_sort_cursor_kind(int sort);
+
 /* Validate the generic list parameters present in q: since, until, project,
- * limit (1..max_limit, default def_limit), cursor (of kind), group_by.
+ * limit (1..max_limit, default def_limit), cursor (of kind), group_by,
+ * user, host, model, git_branch, min_cost, has_errors, has_insights, sort,
+ * tz, kind, severity, q. When sort is present and cursor_kind is "s", the
+ * cursor must be of the sort's own kind instead.
  * Unknown names must be checked beforehand with api_query_check_allowed.
  * -1 with err filled on the first bad one. */
 int api_list_params_parse(const struct api_query *q, const char *cursor_kind, long def_limit, long max_limit,

@@ -80,9 +80,62 @@ struct api_req {
     char tenant[256];           /* after auth */
     double start;               /* obs_mono_s() at dispatch */
     int replied;                /* a reply was sent */
+    const char *value_field;    /* parameter PostgreSQL validates (tz): its errors are 400 */
 };
 
 static struct obs_metric *m_db_up;
+
+/* ---- rate limit ------------------------------------------------------------- */
+
+/* Token bucket per API key, shared by all threads (one mutex; the critical
+ * section is a few arithmetic operations). Keys are identified by their hash;
+ * when the table is full the bucket idle longest is reused. */
+#define API_RL_SLOTS 1024
+struct api_rl_slot {
+    char hash[65]; /* key hash; "" = free */
+    double tokens; /* tokens left */
+    double last;   /* obs_mono_s() of the last refill */
+};
+static struct api_rl_slot rl_slots[API_RL_SLOTS];
+static pthread_mutex_t rl_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Take one token for hash; 0 when allowed, else the seconds to wait (>= 1). */
+static int rate_limit_take(const struct api_config *cfg, const char *hash) {
+    if (cfg->rate_limit_rps <= 0) return 0;
+    double rps = (double)cfg->rate_limit_rps;
+    double burst = cfg->rate_limit_burst > 0 ? (double)cfg->rate_limit_burst : 2.0 * rps;
+    double now = obs_mono_s();
+    uint64_t h = 1469598103934665603ull;
+    for (const char *p = hash; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    int wait = 0;
+    pthread_mutex_lock(&rl_mu);
+    struct api_rl_slot *slot = NULL, *oldest = NULL;
+    for (int i = 0; i < 16 && !slot; i++) {
+        struct api_rl_slot *c = &rl_slots[(h + (uint64_t)i) % API_RL_SLOTS];
+        if (strcmp(c->hash, hash) == 0)
+            slot = c;
+        else if (!oldest || c->last < oldest->last)
+            oldest = c;
+    }
+    if (!slot) {
+        slot = oldest;
+        obs_strlcpy(slot->hash, hash, sizeof(slot->hash));
+        slot->tokens = burst;
+        slot->last = now;
+    }
+    slot->tokens += (now - slot->last) * rps;
+    if (slot->tokens > burst) slot->tokens = burst;
+    slot->last = now;
+    if (slot->tokens >= 1.0) {
+        slot->tokens -= 1.0;
+    } else {
+        wait = (int)((1.0 - slot->tokens) / rps + 0.999);
+        if (wait < 1) wait = 1;
+    }
+    pthread_mutex_unlock(&rl_mu);
+    return wait;
+}
 
 /* ---- replies, metrics, access log ------------------------------------------ */
 
@@ -264,6 +317,10 @@ static PGresult *db_query(struct api_req *ar, const char *sql, int n, const char
         ar->t->conn = NULL;
         obs_metric_set(m_db_up, 0);
         reply_error(ar, 503, "unavailable", "the database is unavailable; retry later", NULL);
+    } else if (state && strcmp(state, "22023") == 0 && ar->value_field) {
+        char m2[128];
+        snprintf(m2, sizeof(m2), "%s is not recognized by the database", ar->value_field);
+        reply_error(ar, 400, "bad_parameter", m2, ar->value_field);
     } else if (state && strcmp(state, "57014") == 0) {
         obs_warn("db", "request %s: statement timeout", ar->request_id);
         reply_error(ar, 503, "timeout", "the query took too long; narrow the filters or retry later", NULL);
@@ -276,8 +333,21 @@ static PGresult *db_query(struct api_req *ar, const char *sql, int n, const char
 
 /* ---- auth ------------------------------------------------------------------- */
 
-/* Check the Bearer key; fills ar->tenant and returns 0, or replies 401/503
- * and returns -1. Positive lookups are cached per thread. */
+/* 0 when the key (by hash) may make another request now; else replies 429
+ * with Retry-After and returns -1. */
+static int rate_limited(struct api_req *ar, const char *hash) {
+    int wait = rate_limit_take(ar->t->cfg, hash);
+    if (wait == 0) return 0;
+    char ra[16];
+    snprintf(ra, sizeof(ra), "%d", wait);
+    evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Retry-After", ra);
+    reply_error(ar, 429, "rate_limited",
+                "too many requests for this API key; retry after Retry-After seconds", NULL);
+    return -1;
+}
+
+/* Check the Bearer key; fills ar->tenant and returns 0, or replies
+ * 401/429/503 and returns -1. Positive lookups are cached per thread. */
 static int authenticate(struct api_req *ar) {
     const char *h = evhttp_find_header(evhttp_request_get_input_headers(ar->req), "Authorization");
     if (!h) {
@@ -305,7 +375,7 @@ static int authenticate(struct api_req *ar) {
     for (int i = 0; i < API_KEY_CACHE_SLOTS; i++) {
         if (t->keys[i].hash[0] && strcmp(t->keys[i].hash, hash) == 0 && t->keys[i].valid_until > now) {
             obs_strlcpy(ar->tenant, t->keys[i].tenant, sizeof(ar->tenant));
-            return 0;
+            return rate_limited(ar, hash);
         }
     }
     const char *p[] = {hash};
@@ -327,7 +397,7 @@ static int authenticate(struct api_req *ar) {
         obs_strlcpy(t->keys[victim].tenant, ar->tenant, sizeof(t->keys[victim].tenant));
         t->keys[victim].valid_until = now + (double)t->cfg->auth_cache_s;
     }
-    return 0;
+    return rate_limited(ar, hash);
 }
 
 /* ---- handlers --------------------------------------------------------------- */
@@ -446,19 +516,54 @@ static void reply_page(struct api_req *ar, PGresult *r, const char *name, long l
     evbuffer_free(b);
 }
 
-static void handle_sessions(struct api_req *ar) {
-    static const char *const allowed[] = {"since", "until", "project", "limit", "cursor", NULL};
-    struct api_query q;
-    if (parse_query(ar, &q, allowed) < 0) goto out;
-    struct api_list_params lp;
+/* Parse the query string against allowed and the list parameters; replies
+ * 400 and returns -1 on a problem. q must be freed by the caller. */
+static int parse_list(struct api_req *ar, struct api_query *q, const char *const *allowed, const char *kind,
+                      long def_limit, long max_limit, struct api_list_params *lp) {
+    if (parse_query(ar, q, allowed) < 0) return -1;
     struct api_param_err err;
-    if (api_list_params_parse(&q, "s", 50, 500, &lp, &err) < 0) {
+    if (api_list_params_parse(q, kind, def_limit, max_limit, lp, &err) < 0) {
         reply_error(ar, 400, "bad_parameter", err.message, err.field);
-        goto out;
+        return -1;
     }
+    return 0;
+}
+
+/* The session_id query parameter (insights, search): NULL when absent; -1
+ * (replied 400) when malformed. */
+static int session_id_param(struct api_req *ar, const struct api_query *q, const char **out) {
+    const char *v = api_query_get(q, "session_id");
+    *out = v;
+    if (v && (!*v || strlen(v) > API_MAX_ID_LEN)) {
+        reply_error(ar, 400, "bad_parameter", "session_id must be 1 to 256 bytes", "session_id");
+        return -1;
+    }
+    return 0;
+}
+
+/* Reply {"<prefix...>[rows...]}" for an unpaged list. */
+static void reply_rows(struct api_req *ar, PGresult *r, const char *prefix) {
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add(b, prefix, strlen(prefix));
+    append_rows(b, r, PQntuples(r));
+    evbuffer_add(b, "]}", 2);
+    size_t len = evbuffer_get_length(b);
+    reply_raw(ar, 200, "application/json", (const char *)evbuffer_pullup(b, -1), len);
+    evbuffer_free(b);
+}
+
+static void handle_sessions(struct api_req *ar) {
+    static const char *const allowed[] = {"since",      "until", "project",      "limit",      "cursor",
+                                          "user",       "host",  "model",        "git_branch", "min_cost",
+                                          "has_errors", "sort",  "has_insights", NULL};
+    static const char *const sql[API_SORT_N] = {API_SQL_SESSIONS, API_SQL_SESSIONS_END, API_SQL_SESSIONS_COST,
+                                                API_SQL_SESSIONS_TOKENS, API_SQL_SESSIONS_DURATION};
+    struct api_query q;
+    struct api_list_params lp;
+    if (parse_list(ar, &q, allowed, "s", 50, 500, &lp) < 0) goto out;
     if (authenticate(ar) < 0) goto out;
     char since[32], until[32], cts[32], lim[24];
-    const char *p[7];
+    const char *p[14];
     p[0] = ar->tenant;
     fmt_time_param(lp.has_since, lp.since_ms, since, sizeof(since), &p[1]);
     fmt_time_param(lp.has_until, lp.until_ms, until, sizeof(until), &p[2]);
@@ -468,35 +573,58 @@ static void handle_sessions(struct api_req *ar) {
     p[5] = lp.has_cursor ? lp.cursor.id : NULL;
     snprintf(lim, sizeof(lim), "%ld", lp.limit + 1);
     p[6] = lim;
-    PGresult *r = db_query(ar, API_SQL_SESSIONS, 7, p);
+    p[7] = lp.user;
+    p[8] = lp.host;
+    p[9] = lp.model;
+    p[10] = lp.git_branch;
+    p[11] = lp.min_cost;
+    p[12] = lp.has_errors;
+    p[13] = lp.has_insights;
+    PGresult *r = db_query(ar, sql[lp.sort], 14, p);
     if (!r) goto out;
-    reply_page(ar, r, "sessions", lp.limit, "s");
+    reply_page(ar, r, "sessions", lp.limit, api_sort_cursor_kind(lp.sort));
     PQclear(r);
 out:
     api_query_free(&q);
 }
 
+/* {"session": SESSION, "rollups": {...}}: the session row with its small
+ * roll-ups, then tool calls and sub-agents bounded by the session's own
+ * time span (see API_SQL_SESSION_PARTS). */
 static void handle_session(struct api_req *ar, const char *id) {
     static const char *const allowed[] = {NULL};
     struct api_query q;
+    PGresult *r = NULL, *r2 = NULL;
     if (parse_query(ar, &q, allowed) < 0) goto out;
     if (authenticate(ar) < 0) goto out;
-    const char *p[] = {ar->tenant, id};
-    PGresult *r = db_query(ar, API_SQL_SESSION, 2, p);
+    const char *p[] = {ar->tenant, id, NULL, NULL};
+    r = db_query(ar, API_SQL_SESSION, 2, p);
     if (!r) goto out;
     if (PQntuples(r) != 1) {
         reply_error(ar, 404, "not_found", "no such session", NULL);
-    } else {
-        struct evbuffer *b = evbuffer_new();
-        evbuffer_add_printf(b, "{\"session\":");
-        evbuffer_add(b, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
-        evbuffer_add(b, "}", 1);
-        size_t len = evbuffer_get_length(b);
-        reply_raw(ar, 200, "application/json", (const char *)evbuffer_pullup(b, -1), len);
-        evbuffer_free(b);
+        goto out;
     }
-    PQclear(r);
+    p[2] = PQgetisnull(r, 0, 2) ? NULL : PQgetvalue(r, 0, 2);
+    p[3] = PQgetisnull(r, 0, 3) ? NULL : PQgetvalue(r, 0, 3);
+    r2 = db_query(ar, API_SQL_SESSION_PARTS, 4, p);
+    if (!r2) goto out;
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add(b, "{\"session\":", 11);
+    evbuffer_add(b, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+    evbuffer_add(b, ",\"rollups\":{\"tools\":", 20);
+    evbuffer_add(b, PQgetvalue(r2, 0, 0), (size_t)PQgetlength(r2, 0, 0));
+    evbuffer_add(b, ",\"subagents\":", 13);
+    evbuffer_add(b, PQgetvalue(r2, 0, 1), (size_t)PQgetlength(r2, 0, 1));
+    evbuffer_add(b, ",", 1);
+    /* the rest of the rollups object, after its opening brace */
+    evbuffer_add(b, PQgetvalue(r, 0, 1) + 1, (size_t)PQgetlength(r, 0, 1) - 1);
+    evbuffer_add(b, "}", 1);
+    size_t len = evbuffer_get_length(b);
+    reply_raw(ar, 200, "application/json", (const char *)evbuffer_pullup(b, -1), len);
+    evbuffer_free(b);
 out:
+    if (r) PQclear(r);
+    if (r2) PQclear(r2);
     api_query_free(&q);
 }
 
@@ -535,38 +663,134 @@ out:
     api_query_free(&q);
 }
 
-/* /api/v1/usage and /api/v1/tools: aggregates over a time window. */
-static void handle_aggregate(struct api_req *ar, int tools) {
-    static const char *const allowed_usage[] = {"since", "until", "project", "group_by", NULL};
-    static const char *const allowed_tools[] = {"since", "until", "project", NULL};
+/* Whether ms is midnight UTC. */
+static int utc_midnight(int64_t ms) { return ms % 86400000 == 0; }
+
+/* /api/v1/usage: buckets by day|week (in tz) or project|model|user|host.
+ * daily_usage answers when the buckets are UTC and the window is whole UTC
+ * days; otherwise message_usage is aggregated (same daily rule). */
+static void handle_usage(struct api_req *ar) {
+    static const char *const allowed[] = {"since", "until", "project", "group_by", "tz",
+                                          "user",  "host",  "model",   NULL};
     struct api_query q;
-    if (parse_query(ar, &q, tools ? allowed_tools : allowed_usage) < 0) goto out;
     struct api_list_params lp;
-    struct api_param_err err;
-    if (api_list_params_parse(&q, NULL, 0, 0, &lp, &err) < 0) {
-        reply_error(ar, 400, "bad_parameter", err.message, err.field);
-        goto out;
+    if (parse_list(ar, &q, allowed, NULL, 0, 0, &lp) < 0) goto out;
+    if (authenticate(ar) < 0) goto out;
+    const char *group = lp.group_by ? lp.group_by : "day";
+    const char *tz = lp.tz ? lp.tz : "UTC";
+    int utc = strcmp(tz, "UTC") == 0 || strcmp(tz, "Etc/UTC") == 0;
+    int daily = (utc || (strcmp(group, "day") && strcmp(group, "week"))) &&
+                (!lp.has_since || utc_midnight(lp.since_ms)) && (!lp.has_until || utc_midnight(lp.until_ms));
+    char since[32], until[32];
+    const char *p[9];
+    p[0] = ar->tenant;
+    fmt_time_param(lp.has_since, lp.since_ms, since, sizeof(since), &p[1]);
+    fmt_time_param(lp.has_until, lp.until_ms, until, sizeof(until), &p[2]);
+    if (daily) { /* dates: the first 10 characters of the ISO time */
+        since[10] = until[10] = '\0';
     }
+    p[3] = lp.project;
+    p[4] = group;
+    p[5] = lp.user;
+    p[6] = lp.host;
+    p[7] = lp.model;
+    p[8] = tz;
+    ar->value_field = "tz";
+    PGresult *r = db_query(ar, daily ? API_SQL_USAGE_DAILY : API_SQL_USAGE_EVENTS, daily ? 8 : 9, p);
+    if (!r) goto out;
+    char prefix[160];
+    snprintf(prefix, sizeof(prefix), "{\"group_by\":\"%s\",\"tz\":\"%s\",\"buckets\":[", group, tz);
+    reply_rows(ar, r, prefix);
+    PQclear(r);
+out:
+    api_query_free(&q);
+}
+
+/* /api/v1/tools: per tool name over a time window. */
+static void handle_tools(struct api_req *ar) {
+    static const char *const allowed[] = {"since", "until", "project", "user", "host", NULL};
+    struct api_query q;
+    struct api_list_params lp;
+    if (parse_list(ar, &q, allowed, NULL, 0, 0, &lp) < 0) goto out;
     if (authenticate(ar) < 0) goto out;
     char since[32], until[32];
-    const char *p[5];
+    const char *p[6];
     p[0] = ar->tenant;
     fmt_time_param(lp.has_since, lp.since_ms, since, sizeof(since), &p[1]);
     fmt_time_param(lp.has_until, lp.until_ms, until, sizeof(until), &p[2]);
     p[3] = lp.project;
-    p[4] = lp.group_by ? lp.group_by : "day";
-    PGresult *r = db_query(ar, tools ? API_SQL_TOOLS : API_SQL_USAGE, tools ? 4 : 5, p);
+    p[4] = lp.user;
+    p[5] = lp.host;
+    PGresult *r = db_query(ar, API_SQL_TOOLS, 6, p);
     if (!r) goto out;
-    struct evbuffer *b = evbuffer_new();
-    if (tools)
-        evbuffer_add_printf(b, "{\"tools\":[");
-    else
-        evbuffer_add_printf(b, "{\"group_by\":\"%s\",\"buckets\":[", p[4]);
-    append_rows(b, r, PQntuples(r));
-    evbuffer_add(b, "]}", 2);
-    size_t len = evbuffer_get_length(b);
-    reply_raw(ar, 200, "application/json", (const char *)evbuffer_pullup(b, -1), len);
-    evbuffer_free(b);
+    reply_rows(ar, r, "{\"tools\":[");
+    PQclear(r);
+out:
+    api_query_free(&q);
+}
+
+/* /api/v1/projects and /api/v1/users: session roll-ups per project / user. */
+static void handle_grouped(struct api_req *ar, int users) {
+    static const char *const allowed[] = {"since", "until", NULL};
+    struct api_query q;
+    struct api_list_params lp;
+    if (parse_list(ar, &q, allowed, NULL, 0, 0, &lp) < 0) goto out;
+    if (authenticate(ar) < 0) goto out;
+    char since[32], until[32];
+    const char *p[3];
+    p[0] = ar->tenant;
+    fmt_time_param(lp.has_since, lp.since_ms, since, sizeof(since), &p[1]);
+    fmt_time_param(lp.has_until, lp.until_ms, until, sizeof(until), &p[2]);
+    PGresult *r = db_query(ar, users ? API_SQL_USERS : API_SQL_PROJECTS, 3, p);
+    if (!r) goto out;
+    reply_rows(ar, r, users ? "{\"users\":[" : "{\"projects\":[");
+    PQclear(r);
+out:
+    api_query_free(&q);
+}
+
+/* /api/v1/insights (newest first) and /api/v1/search (full text, newest
+ * first): keyset-paged by (event_time, id). */
+static void handle_paged_events(struct api_req *ar, int search) {
+    static const char *const allowed_i[] = {"since", "until",  "kind",       "severity",
+                                            "limit", "cursor", "session_id", NULL};
+    static const char *const allowed_s[] = {"q",     "since",  "until",      "project",
+                                            "limit", "cursor", "session_id", NULL};
+    const char *kind = search ? "q" : "i";
+    struct api_query q;
+    struct api_list_params lp;
+    const char *sid = NULL;
+    if (parse_list(ar, &q, search ? allowed_s : allowed_i, kind, search ? 20 : 50, search ? 100 : 500, &lp) <
+        0)
+        goto out;
+    if (session_id_param(ar, &q, &sid) < 0) goto out;
+    if (search && !lp.q) {
+        reply_error(ar, 400, "bad_parameter", "q is required", "q");
+        goto out;
+    }
+    if (authenticate(ar) < 0) goto out;
+    char since[32], until[32], cts[32], lim[24];
+    const char *p[9];
+    p[0] = ar->tenant;
+    int o = search ? 2 : 1; /* search has q at $2 */
+    if (search) p[1] = lp.q;
+    fmt_time_param(lp.has_since, lp.since_ms, since, sizeof(since), &p[o]);
+    fmt_time_param(lp.has_until, lp.until_ms, until, sizeof(until), &p[o + 1]);
+    if (search) {
+        p[4] = lp.project;
+    } else {
+        p[3] = lp.kind;
+        p[4] = lp.severity;
+    }
+    snprintf(cts, sizeof(cts), "%" PRId64, lp.cursor.ts_us);
+    p[5] = lp.has_cursor ? cts : NULL;
+    p[6] = lp.has_cursor ? lp.cursor.id : NULL;
+    snprintf(lim, sizeof(lim), "%ld", lp.limit + 1);
+    p[7] = lim;
+    p[8] = sid;
+    PGresult *r = db_query(ar, search ? API_SQL_SEARCH : API_SQL_INSIGHTS, 9, p);
+    if (!r) goto out;
+    reply_page(ar, r, search ? "results" : "insights", lp.limit, kind);
     PQclear(r);
 out:
     api_query_free(&q);
@@ -632,7 +856,11 @@ static void on_request(struct evhttp_request *req, void *arg) {
         R_EVENTS,
         R_TOOL_CALLS,
         R_USAGE,
-        R_TOOLS
+        R_TOOLS,
+        R_PROJECTS,
+        R_USERS,
+        R_INSIGHTS,
+        R_SEARCH
     } rt = R_NONE;
     char id[API_MAX_ID_LEN + 1] = "";
     static const char sp[] = "/api/v1/sessions/";
@@ -648,6 +876,14 @@ static void on_request(struct evhttp_request *req, void *arg) {
         rt = R_USAGE, ar.route = "/api/v1/usage";
     else if (strcmp(path, "/api/v1/tools") == 0)
         rt = R_TOOLS, ar.route = "/api/v1/tools";
+    else if (strcmp(path, "/api/v1/projects") == 0)
+        rt = R_PROJECTS, ar.route = "/api/v1/projects";
+    else if (strcmp(path, "/api/v1/users") == 0)
+        rt = R_USERS, ar.route = "/api/v1/users";
+    else if (strcmp(path, "/api/v1/insights") == 0)
+        rt = R_INSIGHTS, ar.route = "/api/v1/insights";
+    else if (strcmp(path, "/api/v1/search") == 0)
+        rt = R_SEARCH, ar.route = "/api/v1/search";
     else if (strncmp(path, sp, sizeof(sp) - 1) == 0) {
         const char *seg = path + sizeof(sp) - 1;
         const char *slash = strchr(seg, '/');
@@ -702,10 +938,22 @@ static void on_request(struct evhttp_request *req, void *arg) {
         handle_session_sub(&ar, id, 1);
         break;
     case R_USAGE:
-        handle_aggregate(&ar, 0);
+        handle_usage(&ar);
         break;
     case R_TOOLS:
-        handle_aggregate(&ar, 1);
+        handle_tools(&ar);
+        break;
+    case R_PROJECTS:
+        handle_grouped(&ar, 0);
+        break;
+    case R_USERS:
+        handle_grouped(&ar, 1);
+        break;
+    case R_INSIGHTS:
+        handle_paged_events(&ar, 0);
+        break;
+    case R_SEARCH:
+        handle_paged_events(&ar, 1);
         break;
     default:
         break;

@@ -16,6 +16,8 @@ struct api_config {
     long timeout_s;            /* evhttp_set_timeout: idle/read/write seconds */
     char *cors_allow_origin;   /* Access-Control-Allow-Origin; "" = CORS off */
     long auth_cache_s;         /* seconds a positive key lookup is cached per thread */
+    long rate_limit_rps;       /* requests per second per API key (token bucket); 0 = off */
+    long rate_limit_burst;     /* bucket size; 0 = 2 x rps */
     char *log_level;           /* debug|info|warn|error */
 };
 

@@ -1,136 +1,268 @@
 /* api_sql.h - every SQL statement obs-api runs, in one place.
  *
  * All of them take the caller's tenant as $1 and filter by it; user input
- * only ever travels as parameters. List queries return (json, cursor_ts_us,
+ * only ever travels as parameters. List queries return (json, cursor_key,
  * cursor_id) rows, limit+1 of them so the handler knows whether a next page
  * exists; PostgreSQL builds each row's JSON object (exact numerics, stable
- * key order), the handler only concatenates. */
+ * key order), the handler only concatenates.
+ *
+ * Session figures come from the roll-up columns the worker keeps on
+ * `sessions` (migrations/0004_rollups.sql), usage by UTC day from
+ * `daily_usage`: a list page is one index scan, no aggregate per row. */
 #ifndef API_SQL_H
 #define API_SQL_H
 
+/* clang-format off */
+
 /* $1 = hex sha256 of the key. Revoked, expired and scope-less keys never match. */
-#define API_SQL_AUTH                                                                                         \
-    "SELECT tenant FROM api_keys WHERE key_hash = decode($1, 'hex') AND revoked_at IS NULL"                  \
+#define API_SQL_AUTH \
+    "SELECT tenant FROM api_keys WHERE key_hash = decode($1, 'hex') AND revoked_at IS NULL" \
     " AND (expires_at IS NULL OR expires_at > now()) AND scopes && ARRAY['read', 'admin']::text[]"
 
 #define API_SQL_TS(col) "to_char((" col ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+#define API_SQL_US(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
 
-/* SESSION object (docs/CONTRACTS.md) of sessions s joined with u (usage). */
-#define API_SQL_SESSION_JSON                                                                                 \
-    "json_build_object('session_id', s.session_id, 'project', s.project, 'cwd', s.cwd, 'host', s.host,"      \
-    " 'user', s.os_user, 'git_branch', s.git_branch, 'title', s.title,"                                      \
-    " 'first_event_at', " API_SQL_TS(                                                                        \
-        "s.first_event_at") ","                                                                              \
-                            " 'last_event_at', " API_SQL_TS(                                                 \
-                                "s.last_event_at") ", 'events', s.events,"                                   \
-                                                   " 'input_tokens', coalesce(u.input_tokens, 0), "          \
-                                                   "'output_tokens', coalesce(u.output_tokens, 0),"          \
-                                                   " 'cache_creation_tokens', "                              \
-                                                   "coalesce(u.cache_creation_tokens, 0),"                   \
-                                                   " 'cache_read_tokens', coalesce(u.cache_read_tokens, 0)," \
-                                                   " 'total_tokens', coalesce(u.input_tokens + "             \
-                                                   "u.output_tokens + u.cache_creation_tokens"               \
-                                                   " + u.cache_read_tokens, 0),"                             \
-                                                   " 'cost_usd', coalesce(u.cost_usd, 0), 'models', "        \
-                                                   "coalesce(u.models, '[]'::json))"
+/* SESSION object (docs/CONTRACTS.md) of sessions s, from its roll-up columns. */
+#define API_SQL_SESSION_JSON \
+    "json_build_object('session_id', s.session_id, 'project', s.project, 'cwd', s.cwd, 'host', s.host," \
+    " 'user', s.os_user, 'git_branch', s.git_branch, 'title', s.title," \
+    " 'first_event_at', " API_SQL_TS("s.first_event_at") ", 'last_event_at', " API_SQL_TS("s.last_event_at") "," \
+    " 'events', s.events, 'input_tokens', s.input_tokens, 'output_tokens', s.output_tokens," \
+    " 'cache_creation_tokens', s.cache_creation_tokens, 'cache_read_tokens', s.cache_read_tokens," \
+    " 'total_tokens', s.total_tokens, 'cost_usd', trim_scale(s.cost_usd), 'models', to_json(s.models))"
 
-/* Per-session usage aggregate, correlated with s. */
-#define API_SQL_SESSION_USAGE                                                                                \
-    " LEFT JOIN LATERAL (SELECT sum(m.input_tokens) AS input_tokens, sum(m.output_tokens) AS output_tokens," \
-    " sum(m.cache_creation_tokens) AS cache_creation_tokens, sum(m.cache_read_tokens) AS cache_read_tokens," \
-    " trim_scale(sum(m.cost_usd)) AS cost_usd,"                                                              \
-    " (SELECT json_agg(x.model ORDER BY x.model COLLATE \"C\") FROM (SELECT DISTINCT m2.model"               \
-    " FROM message_usage m2 WHERE m2.tenant = s.tenant AND m2.session_id = s.session_id"                     \
-    " AND m2.model IS NOT NULL AND m2.model <> '<synthetic>') x) AS models"                                  \
-    " FROM message_usage m WHERE m.tenant = s.tenant AND m.session_id = s.session_id) u ON true"
+/* Session list. $1 tenant, $2 since, $3 until (exclusive; both on
+ * first_event_at), $4 project, $5 cursor key, $6 cursor session id,
+ * $7 limit+1, $8 user, $9 host, $10 model, $11 git_branch, $12 min_cost,
+ * $13 has_errors, $14 has_insights. Sessions without a first event time are
+ * not listed (they have no place in the order). */
+#define API_SQL_SESSIONS_WHERE \
+    " FROM sessions s WHERE s.tenant = $1 AND s.first_event_at IS NOT NULL" \
+    " AND ($2::timestamptz IS NULL OR s.first_event_at >= $2::timestamptz)" \
+    " AND ($3::timestamptz IS NULL OR s.first_event_at < $3::timestamptz)" \
+    " AND ($4::text IS NULL OR s.project = $4::text)" \
+    " AND ($8::text IS NULL OR s.os_user = $8::text)" \
+    " AND ($9::text IS NULL OR s.host = $9::text)" \
+    " AND ($10::text IS NULL OR s.models @> ARRAY[$10::text])" \
+    " AND ($11::text IS NULL OR s.git_branch = $11::text)" \
+    " AND ($12::numeric IS NULL OR s.cost_usd >= $12::numeric)" \
+    " AND ($13::boolean IS NULL OR s.has_errors = $13::boolean)" \
+    " AND ($14::boolean IS NULL OR (s.insights > 0) = $14::boolean)"
 
-/* $1 tenant, $2 since, $3 until (exclusive), $4 project, $5 cursor time (µs),
- * $6 cursor session id, $7 limit+1. Newest first; sessions without a first
- * event time are not listed (they have no place in the order). */
-#define API_SQL_SESSIONS                                                                                     \
-    "SELECT " API_SQL_SESSION_JSON                                                                           \
-    ", (extract(epoch FROM s.first_event_at) * 1000000)::bigint, s.session_id"                               \
-    " FROM sessions s" API_SQL_SESSION_USAGE " WHERE s.tenant = $1 AND s.first_event_at IS NOT NULL"         \
-    " AND ($2::timestamptz IS NULL OR s.first_event_at >= $2::timestamptz)"                                  \
-    " AND ($3::timestamptz IS NULL OR s.first_event_at < $3::timestamptz)"                                   \
-    " AND ($4::text IS NULL OR s.project = $4::text)"                                                        \
-    " AND ($5::bigint IS NULL OR (s.first_event_at, s.session_id) <"                                         \
-    " ('epoch'::timestamptz + $5::bigint * interval '1 microsecond', $6::text))"                             \
-    " ORDER BY s.first_event_at DESC, s.session_id DESC LIMIT $7::int"
+/* One statement per sort: KEY is the sort expression (each has an index,
+ * descending, with session_id), KEYOUT its cursor value as bigint, KEYIN
+ * the cursor value turned back into KEY's type, EXTRA more conditions. */
+#define API_SQL_SESSIONS_BY(KEY, KEYOUT, KEYIN, EXTRA) \
+    "SELECT " API_SQL_SESSION_JSON ", " KEYOUT ", s.session_id" API_SQL_SESSIONS_WHERE EXTRA \
+    " AND ($5::bigint IS NULL OR (" KEY ", s.session_id) < (" KEYIN ", $6::text))" \
+    " ORDER BY " KEY " DESC, s.session_id DESC LIMIT $7::int"
 
-/* $1 tenant, $2 session id. */
-#define API_SQL_SESSION                                                                                      \
-    "SELECT " API_SQL_SESSION_JSON " FROM sessions s" API_SQL_SESSION_USAGE                                  \
-    " WHERE s.tenant = $1 AND s.session_id = $2"
+/* sort=start (default): first_event_at, cursor in microseconds. */
+#define API_SQL_SESSIONS \
+    API_SQL_SESSIONS_BY("s.first_event_at", API_SQL_US("s.first_event_at"), \
+                        "'epoch'::timestamptz + $5::bigint * interval '1 microsecond'", "")
+/* sort=end: last_event_at. */
+#define API_SQL_SESSIONS_END \
+    API_SQL_SESSIONS_BY("s.last_event_at", API_SQL_US("s.last_event_at"), \
+                        "'epoch'::timestamptz + $5::bigint * interval '1 microsecond'", \
+                        " AND s.last_event_at IS NOT NULL")
+/* sort=cost: cost_usd, cursor in nano-USD (the column's scale is 9). */
+#define API_SQL_SESSIONS_COST \
+    API_SQL_SESSIONS_BY("s.cost_usd", "(s.cost_usd * 1000000000)::bigint", "$5::bigint * 0.000000001", "")
+/* sort=tokens: total_tokens. */
+#define API_SQL_SESSIONS_TOKENS API_SQL_SESSIONS_BY("s.total_tokens", "s.total_tokens", "$5::bigint", "")
+/* sort=duration: last_event_at - first_event_at, cursor in microseconds
+ * (index sessions_duration_idx, migrations/0020). */
+#define API_SQL_SESSIONS_DURATION \
+    API_SQL_SESSIONS_BY("(s.last_event_at - s.first_event_at)", API_SQL_US("s.last_event_at - s.first_event_at"), \
+                        "$5::bigint * interval '1 microsecond'", " AND s.last_event_at IS NOT NULL")
+
+/* INSIGHT object of insights i. */
+#define API_SQL_INSIGHT_JSON \
+    "json_build_object('insight_id', i.insight_id, 'session_id', i.session_id, 'kind', i.kind," \
+    " 'severity', i.severity, 'reason', i.reason, 'details', i.details, 'event_time', " \
+    API_SQL_TS("i.event_time") ")"
+
+/* Session detail, part 1. $1 tenant, $2 session id -> (SESSION, rollups
+ * object without tools and subagents, first_event_at, last_event_at as
+ * text). Only small tables: planning stays cheap. */
+#define API_SQL_SESSION \
+    "SELECT " API_SQL_SESSION_JSON ", json_build_object(" \
+    "'user_messages', s.user_messages, 'assistant_messages', s.assistant_messages," \
+    " 'tool_calls', s.tool_calls, 'tool_errors', s.tool_errors, 'api_errors', s.api_errors," \
+    " 'interruptions', s.interruptions, 'active_ms', s.active_ms, 'has_errors', s.has_errors," \
+    " 'ended_with', s.ended_with, 'subagent_cost_usd', trim_scale(s.subagent_cost_usd)," \
+    " 'files', coalesce((SELECT json_agg(json_build_object('path', f.path, 'read', f.r, 'edit', f.e," \
+    " 'write', f.w) ORDER BY f.r + f.e + f.w DESC, f.path COLLATE \"C\") FROM (SELECT sf.path," \
+    " coalesce(sum(sf.count) FILTER (WHERE sf.action = 'read'), 0) AS r," \
+    " coalesce(sum(sf.count) FILTER (WHERE sf.action = 'edit'), 0) AS e," \
+    " coalesce(sum(sf.count) FILTER (WHERE sf.action = 'write'), 0) AS w FROM session_files sf" \
+    " WHERE sf.tenant = s.tenant AND sf.session_id = s.session_id GROUP BY sf.path" \
+    " ORDER BY sum(sf.count) DESC, sf.path COLLATE \"C\" LIMIT 500) f), '[]')," \
+    " 'insights', coalesce((SELECT json_agg(" API_SQL_INSIGHT_JSON " ORDER BY i.event_time, i.insight_id)" \
+    " FROM insights i WHERE i.tenant = s.tenant AND i.session_id = s.session_id), '[]'))," \
+    " s.first_event_at::text, s.last_event_at::text" \
+    " FROM sessions s WHERE s.tenant = $1 AND s.session_id = $2"
+
+/* Session detail, part 2: tool calls by tool and sub-agent usage. $1 tenant,
+ * $2 session id, $3/$4 the session's first/last event time (NULL = open):
+ * as plan-time constants they prune the time partitions of tool_calls and
+ * events to the session's days (a correlated bound would plan every
+ * partition: ~40 ms at 90 days). */
+#define API_SQL_SESSION_PARTS \
+    "SELECT coalesce((SELECT json_agg(json_build_object('tool_name', t.tool_name, 'calls', t.n," \
+    " 'errors', t.err) ORDER BY t.n DESC, t.tool_name COLLATE \"C\") FROM (SELECT c.tool_name, count(*) AS n," \
+    " count(*) FILTER (WHERE c.is_error) AS err FROM tool_calls c WHERE c.tenant = $1" \
+    " AND c.session_id = $2 AND ($3::timestamptz IS NULL OR c.event_time >= $3::timestamptz)" \
+    " AND ($4::timestamptz IS NULL OR c.event_time <= $4::timestamptz) GROUP BY c.tool_name) t), '[]')," \
+    " coalesce((SELECT json_agg(json_build_object('agent_id', a.agent_id, 'messages', a.n," \
+    " 'input_tokens', a.i, 'output_tokens', a.o, 'cache_creation_tokens', a.cc, 'cache_read_tokens', a.cr," \
+    " 'cost_usd', a.cost) ORDER BY a.agent_id COLLATE \"C\" NULLS FIRST) FROM (SELECT e.agent_id, count(*) AS n," \
+    " sum(m.input_tokens) AS i, sum(m.output_tokens) AS o, sum(m.cache_creation_tokens) AS cc," \
+    " sum(m.cache_read_tokens) AS cr, trim_scale(sum(m.cost_usd)) AS cost FROM message_usage m" \
+    " LEFT JOIN events e ON e.tenant = m.tenant AND e.event_id = m.event_id AND e.event_time = m.event_time" \
+    " AND ($3::timestamptz IS NULL OR e.event_time >= $3::timestamptz)" \
+    " AND ($4::timestamptz IS NULL OR e.event_time <= $4::timestamptz)" \
+    " WHERE m.tenant = $1 AND m.session_id = $2 AND m.is_sidechain GROUP BY e.agent_id) a), '[]')"
 
 #define API_SQL_SESSION_EXISTS "SELECT 1 FROM sessions WHERE tenant = $1 AND session_id = $2"
 
 /* $1 tenant, $2 session, $3 cursor time (µs), $4 cursor event id, $5 limit+1. Oldest first. */
-#define API_SQL_EVENTS                                                                                       \
-    "SELECT json_build_object('event_id', e.event_id, 'event_time', " API_SQL_TS(                            \
-        "e.event_time") ","                                                                                  \
-                        " 'type', e.type, 'subtype', e.subtype, 'uuid', e.uuid, 'parent_uuid', "             \
-                        "e.parent_uuid,"                                                                     \
-                        " 'is_sidechain', e.is_sidechain, 'agent_id', e.agent_id, 'message_id', "            \
-                        "e.message_id,"                                                                      \
-                        " 'model', e.model, 'is_error', e.is_error, 'input_tokens', e.input_tokens,"         \
-                        " 'output_tokens', e.output_tokens, 'cache_creation_tokens', "                       \
-                        "e.cache_creation_tokens,"                                                           \
-                        " 'cache_read_tokens', e.cache_read_tokens, 'text', left(e.text_content, 4000)),"    \
-                        " (extract(epoch FROM e.event_time) * 1000000)::bigint, e.event_id"                  \
-                        " FROM events e WHERE e.tenant = $1 AND e.session_id = $2"                           \
-                        " AND ($3::bigint IS NULL OR (e.event_time, e.event_id) >"                           \
-                        " ('epoch'::timestamptz + $3::bigint * interval '1 microsecond', $4::text))"         \
-                        " ORDER BY e.event_time, e.event_id LIMIT $5::int"
+#define API_SQL_EVENTS \
+    "SELECT json_build_object('event_id', e.event_id, 'event_time', " API_SQL_TS("e.event_time") "," \
+    " 'type', e.type, 'subtype', e.subtype, 'uuid', e.uuid, 'parent_uuid', e.parent_uuid," \
+    " 'is_sidechain', e.is_sidechain, 'agent_id', e.agent_id, 'message_id', e.message_id," \
+    " 'model', e.model, 'is_error', e.is_error, 'input_tokens', e.input_tokens," \
+    " 'output_tokens', e.output_tokens, 'cache_creation_tokens', e.cache_creation_tokens," \
+    " 'cache_read_tokens', e.cache_read_tokens, 'text', left(e.text_content, 4000))," \
+    " " API_SQL_US("e.event_time") ", e.event_id" \
+    " FROM events e WHERE e.tenant = $1 AND e.session_id = $2" \
+    " AND ($3::bigint IS NULL OR (e.event_time, e.event_id) >" \
+    " ('epoch'::timestamptz + $3::bigint * interval '1 microsecond', $4::text))" \
+    " ORDER BY e.event_time, e.event_id LIMIT $5::int"
 
 /* $1 tenant, $2 session, $3 cursor time (µs), $4 cursor tool_use_id, $5 limit+1. Oldest first. */
-#define API_SQL_TOOL_CALLS                                                                                   \
-    "SELECT json_build_object('tool_use_id', c.tool_use_id, 'event_time', " API_SQL_TS(                      \
-        "c.event_time") ","                                                                                  \
-                        " 'event_id', c.event_id, 'tool_name', c.tool_name, 'tool_category', "               \
-                        "c.tool_category,"                                                                   \
-                        " 'is_sidechain', c.is_sidechain, 'input_summary', c.input_summary,"                 \
-                        " 'result_time', " API_SQL_TS(                                                       \
-                            "c.result_time") ", 'duration_ms', c.duration_ms,"                               \
-                                             " 'is_error', c.is_error, 'error_excerpt', c.error_excerpt),"   \
-                                             " (extract(epoch FROM c.event_time) * 1000000)::bigint, "       \
-                                             "c.tool_use_id"                                                 \
-                                             " FROM tool_calls c WHERE c.tenant = $1 AND c.session_id = $2"  \
-                                             " AND ($3::bigint IS NULL OR (c.event_time, c.tool_use_id) >"   \
-                                             " ('epoch'::timestamptz + $3::bigint * interval '1 "            \
-                                             "microsecond', $4::text))"                                      \
-                                             " ORDER BY c.event_time, c.tool_use_id LIMIT $5::int"
+#define API_SQL_TOOL_CALLS \
+    "SELECT json_build_object('tool_use_id', c.tool_use_id, 'event_time', " API_SQL_TS("c.event_time") "," \
+    " 'event_id', c.event_id, 'tool_name', c.tool_name, 'tool_category', c.tool_category," \
+    " 'is_sidechain', c.is_sidechain, 'input_summary', c.input_summary," \
+    " 'result_time', " API_SQL_TS("c.result_time") ", 'duration_ms', c.duration_ms," \
+    " 'is_error', c.is_error, 'error_excerpt', c.error_excerpt)," \
+    " " API_SQL_US("c.event_time") ", c.tool_use_id" \
+    " FROM tool_calls c WHERE c.tenant = $1 AND c.session_id = $2" \
+    " AND ($3::bigint IS NULL OR (c.event_time, c.tool_use_id) >" \
+    " ('epoch'::timestamptz + $3::bigint * interval '1 microsecond', $4::text))" \
+    " ORDER BY c.event_time, c.tool_use_id LIMIT $5::int"
 
-/* $1 tenant, $2 since, $3 until, $4 project, $5 group (day|project|model).
- * Buckets of message_usage by event time. */
-#define API_SQL_USAGE                                                                                        \
-    "SELECT json_build_object('key', g.k, 'input_tokens', g.i, 'output_tokens', g.o,"                        \
-    " 'cache_creation_tokens', g.cc, 'cache_read_tokens', g.cr, 'total_tokens', g.i + g.o + g.cc + g.cr,"    \
-    " 'cost_usd', g.cost, 'messages', g.n, 'sessions', g.s) FROM ("                                          \
-    " SELECT CASE $5::text WHEN 'day' THEN to_char(m.event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD')"           \
-    " WHEN 'project' THEN m.project ELSE m.model END AS k,"                                                  \
-    " sum(m.input_tokens) AS i, sum(m.output_tokens) AS o, sum(m.cache_creation_tokens) AS cc,"              \
-    " sum(m.cache_read_tokens) AS cr, trim_scale(sum(m.cost_usd)) AS cost, count(*) AS n,"                   \
-    " count(DISTINCT m.session_id) AS s"                                                                     \
-    " FROM message_usage m WHERE m.tenant = $1"                                                              \
-    " AND ($2::timestamptz IS NULL OR m.event_time >= $2::timestamptz)"                                      \
-    " AND ($3::timestamptz IS NULL OR m.event_time < $3::timestamptz)"                                       \
-    " AND ($4::text IS NULL OR m.project = $4::text) GROUP BY 1) g"                                          \
-    " ORDER BY g.k COLLATE \"C\" NULLS LAST"
+/* One usage bucket g (k, i, o, cc, cr, cost, n). */
+#define API_SQL_USAGE_BUCKET \
+    "SELECT json_build_object('key', g.k, 'input_tokens', g.i, 'output_tokens', g.o," \
+    " 'cache_creation_tokens', g.cc, 'cache_read_tokens', g.cr, 'total_tokens', g.i + g.o + g.cc + g.cr," \
+    " 'cost_usd', g.cost, 'messages', g.n) FROM ("
+#define API_SQL_USAGE_SUMS(T, N) \
+    " sum(" T ".input_tokens) AS i, sum(" T ".output_tokens) AS o, sum(" T ".cache_creation_tokens) AS cc," \
+    " sum(" T ".cache_read_tokens) AS cr, trim_scale(sum(" T ".cost_usd)) AS cost, " N " AS n"
 
-/* $1 tenant, $2 since, $3 until, $4 project (of the session). Per tool name. */
-#define API_SQL_TOOLS                                                                                        \
-    "SELECT json_build_object('tool_name', g.tool_name, 'tool_category', g.cat, 'calls', g.n,"               \
-    " 'errors', g.err, 'sessions', g.s, 'avg_duration_ms', g.avg_ms, 'p95_duration_ms', g.p95) FROM ("       \
-    " SELECT c.tool_name, min(c.tool_category) AS cat, count(*) AS n,"                                       \
-    " count(*) FILTER (WHERE c.is_error) AS err, count(DISTINCT c.session_id) AS s,"                         \
-    " round(avg(c.duration_ms))::bigint AS avg_ms,"                                                          \
-    " round(percentile_cont(0.95) WITHIN GROUP (ORDER BY c.duration_ms))::bigint AS p95"                     \
-    " FROM tool_calls c WHERE c.tenant = $1"                                                                 \
-    " AND ($2::timestamptz IS NULL OR c.event_time >= $2::timestamptz)"                                      \
-    " AND ($3::timestamptz IS NULL OR c.event_time < $3::timestamptz)"                                       \
-    " AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM sessions s WHERE s.tenant = c.tenant"                   \
-    " AND s.session_id = c.session_id AND s.project = $4::text))"                                            \
+/* Usage from daily_usage (UTC days; ccusage daily rule). $1 tenant,
+ * $2 first day (inclusive), $3 end day (exclusive), $4 project, $5 group
+ * (day|week|project|model|user|host), $6 user, $7 host, $8 model. */
+#define API_SQL_USAGE_DAILY \
+    API_SQL_USAGE_BUCKET \
+    " SELECT CASE $5::text WHEN 'day' THEN to_char(d.day, 'YYYY-MM-DD')" \
+    " WHEN 'week' THEN to_char(date_trunc('week', d.day::timestamp), 'YYYY-MM-DD')" \
+    " WHEN 'project' THEN nullif(d.project, '') WHEN 'model' THEN nullif(d.model, '')" \
+    " WHEN 'user' THEN d.os_user ELSE d.host END AS k," API_SQL_USAGE_SUMS("d", "sum(d.messages)") \
+    " FROM daily_usage d WHERE d.tenant = $1" \
+    " AND ($2::date IS NULL OR d.day >= $2::date) AND ($3::date IS NULL OR d.day < $3::date)" \
+    " AND ($4::text IS NULL OR d.project = $4::text) AND ($6::text IS NULL OR d.os_user = $6::text)" \
+    " AND ($7::text IS NULL OR d.host = $7::text) AND ($8::text IS NULL OR d.model = $8::text)" \
+    " GROUP BY 1) g ORDER BY g.k COLLATE \"C\" NULLS LAST"
+
+/* Usage from message_usage, for buckets in another time zone or a window
+ * that does not start and end at UTC midnight (same daily rule: btw
+ * replays excluded). $1..$8 as above but $2/$3 instants, $9 time zone. */
+#define API_SQL_USAGE_EVENTS \
+    API_SQL_USAGE_BUCKET \
+    " SELECT CASE $5::text WHEN 'day' THEN to_char(m.event_time AT TIME ZONE $9::text, 'YYYY-MM-DD')" \
+    " WHEN 'week' THEN to_char(date_trunc('week', m.event_time AT TIME ZONE $9::text), 'YYYY-MM-DD')" \
+    " WHEN 'project' THEN m.project WHEN 'model' THEN m.model" \
+    " WHEN 'user' THEN m.os_user ELSE m.host END AS k," API_SQL_USAGE_SUMS("m", "count(*)") \
+    " FROM message_usage m WHERE m.tenant = $1 AND NOT m.btw_replay" \
+    " AND ($2::timestamptz IS NULL OR m.event_time >= $2::timestamptz)" \
+    " AND ($3::timestamptz IS NULL OR m.event_time < $3::timestamptz)" \
+    " AND ($4::text IS NULL OR m.project = $4::text) AND ($6::text IS NULL OR m.os_user = $6::text)" \
+    " AND ($7::text IS NULL OR m.host = $7::text) AND ($8::text IS NULL OR m.model = $8::text)" \
+    " GROUP BY 1) g ORDER BY g.k COLLATE \"C\" NULLS LAST"
+
+/* $1 tenant, $2 since, $3 until, $4 project, $5 user, $6 host (of the
+ * session). Per tool name; durations of calls that have a result. */
+#define API_SQL_TOOLS \
+    "SELECT json_build_object('tool_name', g.tool_name, 'tool_category', g.cat, 'calls', g.n," \
+    " 'errors', g.err, 'error_rate', round(g.err::numeric / g.n, 4), 'sessions', g.s," \
+    " 'avg_duration_ms', g.avg_ms, 'p50_duration_ms', round(g.p[1])::bigint," \
+    " 'p95_duration_ms', round(g.p[2])::bigint) FROM (" \
+    " SELECT c.tool_name, min(c.tool_category) AS cat, count(*) AS n," \
+    " count(*) FILTER (WHERE c.is_error) AS err, count(DISTINCT c.session_id) AS s," \
+    " round(avg(c.duration_ms))::bigint AS avg_ms," \
+    " percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY c.duration_ms) AS p" \
+    " FROM tool_calls c WHERE c.tenant = $1" \
+    " AND ($2::timestamptz IS NULL OR c.event_time >= $2::timestamptz)" \
+    " AND ($3::timestamptz IS NULL OR c.event_time < $3::timestamptz)" \
+    " AND (($4::text IS NULL AND $5::text IS NULL AND $6::text IS NULL) OR EXISTS (SELECT 1 FROM sessions s" \
+    " WHERE s.tenant = c.tenant AND s.session_id = c.session_id AND ($4::text IS NULL OR s.project = $4::text)" \
+    " AND ($5::text IS NULL OR s.os_user = $5::text) AND ($6::text IS NULL OR s.host = $6::text)))" \
     " GROUP BY c.tool_name) g ORDER BY g.n DESC, g.tool_name COLLATE \"C\""
+
+/* Projects or users from the session roll-ups. $1 tenant, $2 since, $3
+ * until (on first_event_at). COL is the grouping column. */
+#define API_SQL_GROUPED_SESSIONS(NAME, COL) \
+    "SELECT json_build_object('" NAME "', g.k, 'sessions', g.n, 'first_event_at', " API_SQL_TS("g.f") "," \
+    " 'last_event_at', " API_SQL_TS("g.l") ", 'total_tokens', g.t, 'cost_usd', trim_scale(g.cost)," \
+    " 'hosts', g.h, 'users', g.u) FROM (SELECT " COL " AS k, count(*) AS n, min(s.first_event_at) AS f," \
+    " max(s.last_event_at) AS l, sum(s.total_tokens) AS t, sum(s.cost_usd) AS cost," \
+    " count(DISTINCT s.host) AS h, count(DISTINCT s.os_user) AS u FROM sessions s WHERE s.tenant = $1" \
+    " AND s.first_event_at IS NOT NULL" \
+    " AND ($2::timestamptz IS NULL OR s.first_event_at >= $2::timestamptz)" \
+    " AND ($3::timestamptz IS NULL OR s.first_event_at < $3::timestamptz)" \
+    " GROUP BY 1) g ORDER BY g.k COLLATE \"C\" NULLS LAST LIMIT 10000"
+#define API_SQL_PROJECTS API_SQL_GROUPED_SESSIONS("project", "s.project")
+#define API_SQL_USERS API_SQL_GROUPED_SESSIONS("user", "s.os_user")
+
+/* $1 tenant, $2 since, $3 until (on event_time), $4 kind, $5 severity,
+ * $6 cursor time (µs), $7 cursor insight id, $8 limit+1, $9 session id.
+ * Newest first. */
+#define API_SQL_INSIGHTS \
+    "SELECT " API_SQL_INSIGHT_JSON ", " API_SQL_US("i.event_time") ", i.insight_id" \
+    " FROM insights i WHERE i.tenant = $1" \
+    " AND ($2::timestamptz IS NULL OR i.event_time >= $2::timestamptz)" \
+    " AND ($3::timestamptz IS NULL OR i.event_time < $3::timestamptz)" \
+    " AND ($4::text IS NULL OR i.kind = $4::text) AND ($5::text IS NULL OR i.severity = $5::text)" \
+    " AND ($9::text IS NULL OR i.session_id = $9::text)" \
+    " AND ($6::bigint IS NULL OR (i.event_time, i.insight_id) <" \
+    " ('epoch'::timestamptz + $6::bigint * interval '1 microsecond', $7::text))" \
+    " ORDER BY i.event_time DESC, i.insight_id DESC LIMIT $8::int"
+
+/* Full-text search over events.text_content ('simple' configuration, the
+ * GIN index events_text_fts_idx). $1 tenant, $2 text (plainto_tsquery: all
+ * words must occur), $3 since, $4 until (on event_time), $5 project,
+ * $6 cursor time (µs), $7 cursor event id, $8 limit+1, $9 session id.
+ * Newest first; the snippet marks matches with <mark>...</mark> and is not
+ * HTML-escaped. */
+#define API_SQL_SEARCH \
+    "SELECT json_build_object('event_id', e.event_id, 'session_id', e.session_id, 'event_time', " \
+    API_SQL_TS("e.event_time") ", 'type', e.type, 'project', e.project, 'snippet'," \
+    " ts_headline('simple', e.text_content, plainto_tsquery('simple', $2::text)," \
+    " 'StartSel=<mark>, StopSel=</mark>, MaxWords=30, MinWords=10, MaxFragments=2'))," \
+    " " API_SQL_US("e.event_time") ", e.event_id" \
+    " FROM events e WHERE e.tenant = $1" \
+    " AND to_tsvector('simple', coalesce(e.text_content, '')) @@ plainto_tsquery('simple', $2::text)" \
+    " AND ($3::timestamptz IS NULL OR e.event_time >= $3::timestamptz)" \
+    " AND ($4::timestamptz IS NULL OR e.event_time < $4::timestamptz)" \
+    " AND ($5::text IS NULL OR e.project = $5::text) AND ($9::text IS NULL OR e.session_id = $9::text)" \
+    " AND ($6::bigint IS NULL OR (e.event_time, e.event_id) <" \
+    " ('epoch'::timestamptz + $6::bigint * interval '1 microsecond', $7::text))" \
+    " ORDER BY e.event_time DESC, e.event_id DESC LIMIT $8::int"
+
+/* clang-format on */
 
 #endif

@@ -38,6 +38,10 @@ static const struct obs_cfg_opt api_opts[] = {
      "Access-Control-Allow-Origin value; empty = CORS off"},
     {"auth.cache_s", OBS_CFG_INT, "30", offsetof(struct api_config, auth_cache_s), 0, 3600,
      "seconds a valid API key stays cached per thread (0 = no cache)"},
+    {"rate_limit.rps", OBS_CFG_INT, "0", offsetof(struct api_config, rate_limit_rps), 0, 1000000,
+     "requests per second allowed per API key (token bucket shared by all threads; 0 = no limit)"},
+    {"rate_limit.burst", OBS_CFG_INT, "0", offsetof(struct api_config, rate_limit_burst), 0, 10000000,
+     "token bucket size per API key (0 = twice rate_limit.rps)"},
     {"log.level", OBS_CFG_STR, "info", offsetof(struct api_config, log_level), 0, 0, "debug|info|warn|error"},
     {NULL, 0, NULL, 0, 0, 0, NULL},
 };
@@ -45,7 +49,8 @@ static const struct obs_cfg_opt api_opts[] = {
 static void usage(FILE *out) {
     fprintf(out, "usage: " PROG " [-c FILE] [--help] [--version]\n\n"
                  "Observatory query API: GET /api/v1/sessions, /api/v1/sessions/{id}[/events|/tool_calls],\n"
-                 "/api/v1/usage, /api/v1/tools (Bearer API key), /healthz, /readyz, /metrics.\n\n"
+                 "/api/v1/usage, /api/v1/tools, /api/v1/projects, /api/v1/users, /api/v1/insights,\n"
+                 "/api/v1/search (Bearer API key), /healthz, /readyz, /metrics.\n\n"
                  "options:\n"
                  "  -c, --config FILE   read settings from FILE (key = value lines)\n"
                  "  -h, --help          this text\n"

@@ -35,15 +35,17 @@ gcc -O2 -Iapi -o "$work/print_sql" bench/api/print_sql.c
 
 since=$(date -u -d '-90 days' +%Y-%m-%dT%H:%M:%SZ)
 week=$(date -u -d '-7 days' +%Y-%m-%dT%H:%M:%SZ)
+day90=$(date -u -d '-90 days' +%Y-%m-%d)
 # pgbench runs in simple mode with the values as SQL literals: it has no
 # notion of quotes, so the ":MI:SS" inside the API's to_char() formats must
 # map to themselves (-D MI=:MI -D SS=:SS) to pass through unchanged.
 # route name | URL path+query | print_sql statement and args | pgbench -D values
 routes=(
-    "sessions_list|/api/v1/sessions?limit=50&project=/src/project-7&since=$since|sessions p1 p2 NULL p4 NULL NULL p7|-D p1='bench' -D p2='$since' -D p4='/src/project-7' -D p7=51"
-    "session|/api/v1/sessions/s00000007|session p1 p2|-D p1='bench' -D p2='s00000007'"
-    "usage_by_day|/api/v1/usage?group_by=day&since=$since|usage p1 p2 NULL NULL p5|-D p1='bench' -D p2='$since' -D p5='day'"
-    "tools|/api/v1/tools?since=$week|tools p1 p2 NULL NULL|-D p1='bench' -D p2='$week'"
+    "sessions_list|/api/v1/sessions?limit=50&project=/src/project-7&since=$since|sessions p1 p2 NULL p4 NULL NULL p7 NULL NULL NULL NULL NULL NULL NULL|-D p1='bench' -D p2='$since' -D p4='/src/project-7' -D p7=51"
+    "sessions_by_cost|/api/v1/sessions?limit=50&sort=cost|sessions_cost p1 NULL NULL NULL NULL NULL p7 NULL NULL NULL NULL NULL NULL NULL|-D p1='bench' -D p7=51"
+    "session|/api/v1/sessions/s00000007|session p1 p2 + session_parts p1 p2 p3 p4|-D p1='bench' -D p2='s00000007' -D p3='@FIRST@' -D p4='@LAST@'"
+    "usage_by_day|/api/v1/usage?group_by=day&since=$day90|usage p1 p2 NULL NULL p5 NULL NULL NULL|-D p1='bench' -D p2='$day90' -D p5='day'"
+    "tools|/api/v1/tools?since=$week|tools p1 p2 NULL NULL NULL NULL|-D p1='bench' -D p2='$week'"
 )
 
 # to_ms VALUE-WITH-UNIT (wrk prints 1.23ms, 850.00us, 1.02s)
@@ -64,6 +66,14 @@ bench_db() {
     echo "bench/api: generating $n sessions, $((n * 100)) events ($label)"
     psql "$db" -qX -v sessions="$n" -v days=90 -v per_session=100 -f bench/api/gen.sql >/dev/null
     key=$(DATABASE_URL=$db build/bin/obsctl apikey create --tenant bench 2>/dev/null)
+    # The detail route's second statement takes the session's time span,
+    # which the API reads with the first one.
+    local span first last
+    span=$(psql "$db" -AtX -c "SELECT to_char(first_event_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),
+        to_char(last_event_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM sessions
+        WHERE tenant = 'bench' AND session_id = 's00000007'")
+    first=${span%%|*}
+    last=${span##*|}
     port=$((20000 + RANDOM % 20000))
     DATABASE_URL=$db OBS_HTTP_LISTEN=127.0.0.1:$port OBS_HTTP_THREADS=$conc OBS_LOG_LEVEL=warn \
         build/bin/obs-api >"$work/api-$label.log" 2>&1 &
@@ -73,6 +83,8 @@ bench_db() {
     local r name path sqlargs dvals
     for r in "${routes[@]}"; do
         IFS='|' read -r name path sqlargs dvals <<<"$r"
+        dvals=${dvals//@FIRST@/$first}
+        dvals=${dvals//@LAST@/$last}
         # shellcheck disable=SC2086
         "$work/print_sql" $sqlargs >"$work/$name.sql"
         local w

@@ -79,10 +79,38 @@ def session_sql(tenant, sid, proj, first):
                q("Title " + sid), q(first), q(last), 10 + n))
 
 
+def rollup_sql(tenant, sid, proj, first):
+    """The roll-ups obs-worker keeps (migrations/0004): session columns and daily_usage."""
+    rows = USAGE.get((tenant, sid), [])
+    e = expected_sums(rows)
+    out = ["UPDATE sessions SET input_tokens = %d, output_tokens = %d, cache_creation_tokens = %d,"
+           " cache_read_tokens = %d, total_tokens = %d, cost_usd = %s, models = %s, assistant_messages = %d"
+           " WHERE tenant = %s AND session_id = %s;"
+           % (e[0], e[1], e[2], e[3], sum(e[:4]), e[4],
+              "ARRAY[%s]::text[]" % ",".join(q(m) for m in e[5]), len(rows), q(tenant), q(sid))]
+    for (model, i, o, cc, cr, cost) in rows:
+        out.append("INSERT INTO daily_usage AS d (tenant, day, project, model, os_user, host, messages, input_tokens,"
+                   " output_tokens, cache_creation_tokens, cache_read_tokens, cost_usd) VALUES (%s, %s::date, %s, %s,"
+                   " 'u', 'h', 1, %d, %d, %d, %d, %s) ON CONFLICT (tenant, day, project, model, os_user, host) DO"
+                   " UPDATE SET messages = d.messages + 1, input_tokens = d.input_tokens + excluded.input_tokens,"
+                   " output_tokens = d.output_tokens + excluded.output_tokens, cache_creation_tokens ="
+                   " d.cache_creation_tokens + excluded.cache_creation_tokens, cache_read_tokens ="
+                   " d.cache_read_tokens + excluded.cache_read_tokens, cost_usd = d.cost_usd + excluded.cost_usd;"
+                   % (q(tenant), q(first[:10]), q(proj), q(model or ""), i, o, cc, cr, cost))
+    return "\n".join(out)
+
+
+def expected_sums(rows):
+    return (sum(r[1] for r in rows), sum(r[2] for r in rows), sum(r[3] for r in rows), sum(r[4] for r in rows),
+            sum((Decimal(r[5]) for r in rows), Decimal(0)),
+            sorted({r[0] for r in rows if r[0] and r[0] != "<synthetic>"}))
+
+
 def seed_sql():
     out = []
     for (t, s, p, f) in SESSIONS:
         out.append(session_sql(t, s, p, f))
+        out.append(rollup_sql(t, s, p, f))
         for k, (model, i, o, cc, cr, cost) in enumerate(USAGE[(t, s)]):
             out.append("INSERT INTO message_usage (tenant, usage_key, message_id, request_id, session_id, event_id,"
                        " event_time, model, project, os_user, host, input_tokens, output_tokens,"
@@ -317,8 +345,8 @@ def run(api, url, key_a, key_b, key_rev):
     st, _, body, js = call(api, "/api/v1/sessions/{id}/events", "/api/v1/sessions/a-00/events", key_a,
                            params={"cursor": good})
     R.check(st == 400 and js["error"]["field"] == "cursor", "a sessions cursor is rejected by the events list", body)
-    st, _, body, js = call(api, "/api/v1/usage", "/api/v1/usage", key_a, params={"group_by": "week"})
-    R.check(st == 400 and js["error"]["field"] == "group_by", "usage group_by=week is 400", body)
+    st, _, body, js = call(api, "/api/v1/usage", "/api/v1/usage", key_a, params={"group_by": "month"})
+    R.check(st == 400 and js["error"]["field"] == "group_by", "usage group_by=month is 400", body)
     st, _, body, js = api.request("/api/v1/nothing", key=key_a)
     R.check(st == 404 and js and js["error"]["code"] == "not_found", "unknown route is 404 JSON", body)
     st, _, body, js = api.request("/", key=key_a)

@@ -151,10 +151,70 @@ static void test_query(void) {
               lp.limit == 50,
           "default limit is 50");
     api_query_free(&q);
-    CHECK(api_query_parse("group_by=week", &q, &err) == 0 &&
+    CHECK(api_query_parse("group_by=month", &q, &err) == 0 &&
               api_list_params_parse(&q, NULL, 0, 0, &lp, &err) < 0 && strcmp(err.field, "group_by") == 0,
-          "group_by=week names group_by");
+          "group_by=month names group_by");
     api_query_free(&q);
+
+    /* New filters: each bad value names its field. */
+    static const struct {
+        const char *qs, *field;
+    } bad[] = {{"min_cost=-1", "min_cost"},
+               {"min_cost=1e3", "min_cost"},
+               {"min_cost=1.0000000001", "min_cost"},
+               {"has_errors=yes", "has_errors"},
+               {"has_insights=", "has_insights"},
+               {"sort=name", "sort"},
+               {"tz=..%2Fetc", "tz"},
+               {"tz=Europe%2FBerlin;", "tz"},
+               {"kind=other", "kind"},
+               {"severity=high", "severity"},
+               {"q=+++", "q"},
+               {"user=", "user"},
+               {"git_branch=", "git_branch"}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int ok = api_query_parse(bad[i].qs, &q, &err) == 0 &&
+                 api_list_params_parse(&q, "s", 50, 500, &lp, &err) < 0 &&
+                 strcmp(err.field, bad[i].field) == 0;
+        char what[128];
+        snprintf(what, sizeof(what), "%s is refused naming %s", bad[i].qs, bad[i].field);
+        CHECK(ok, what);
+        api_query_free(&q);
+    }
+    CHECK(api_query_parse(
+              "min_cost=0.25&has_errors=1&has_insights=false&sort=cost&tz=America%2FArgentina%2FBuenos_Aires"
+              "&user=u&host=h&model=m&git_branch=main&kind=cost_outlier&severity=critical&q=foo+bar",
+              &q, &err) == 0 &&
+              api_list_params_parse(&q, "s", 50, 500, &lp, &err) == 0,
+          "every new parameter accepted");
+    CHECK(lp.sort == API_SORT_COST && !strcmp(lp.min_cost, "0.25") && !strcmp(lp.has_errors, "true") &&
+              !strcmp(lp.has_insights, "false") && !strcmp(lp.tz, "America/Argentina/Buenos_Aires") &&
+              !strcmp(lp.q, "foo bar") && !strcmp(lp.git_branch, "main"),
+          "values are normalised (booleans to true/false)");
+    api_query_free(&q);
+
+    /* A cursor of one sort is refused by another sort. */
+    struct api_cursor c = {.ts_us = 123};
+    strcpy(c.id, "sess");
+    char text[API_MAX_CURSOR_LEN + 1], qs[700];
+    CHECK(api_cursor_encode(&c, api_sort_cursor_kind(API_SORT_COST), text, sizeof(text)) == 0, "cost cursor");
+    snprintf(qs, sizeof(qs), "sort=cost&cursor=%s", text);
+    CHECK(api_query_parse(qs, &q, &err) == 0 && api_list_params_parse(&q, "s", 50, 500, &lp, &err) == 0 &&
+              lp.cursor.ts_us == 123,
+          "a sort=cost cursor is accepted with sort=cost");
+    api_query_free(&q);
+    snprintf(qs, sizeof(qs), "sort=tokens&cursor=%s", text);
+    CHECK(api_query_parse(qs, &q, &err) == 0 && api_list_params_parse(&q, "s", 50, 500, &lp, &err) < 0 &&
+              !strcmp(err.field, "cursor"),
+          "... and refused with sort=tokens");
+    api_query_free(&q);
+    snprintf(qs, sizeof(qs), "cursor=%s", text);
+    CHECK(api_query_parse(qs, &q, &err) == 0 && api_list_params_parse(&q, "s", 50, 500, &lp, &err) < 0,
+          "... and without sort (start)");
+    api_query_free(&q);
+    CHECK(api_sort_parse("duration") == API_SORT_DURATION && api_sort_parse("x") < 0 &&
+              strcmp(api_sort_cursor_kind(API_SORT_START), "s") == 0,
+          "sort names and the start kind stays \"s\" (old cursors keep working)");
 }
 
 static void test_error_json(void) {

@@ -9,6 +9,10 @@
 #   ours:     obs-producer --once (Avro envelope, keys, checkpoint)
 # Reports lines/s, MB/s, CPU seconds per GB and peak RSS of both and the
 # ratios into bench/results/producer.json.
+# Then the follow-mode latency (bench/producer/latency.py): lines appended at
+# BENCH_LAT_RATE/s (200) for BENCH_LAT_SECONDS (20) to a followed file, timed
+# from append until a consumer reads the record (an upper bound of
+# append -> ack), reported as ack_latency_p99_ms (goal: at most 100 ms).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 cd "$BENCH_REPO"
@@ -35,7 +39,7 @@ OBS_KAFKA_TOPIC=$pt OBS_KAFKA_DLQ_TOPIC=$pt.dlq build/bin/obsctl topics ensure -
 # Warm the page cache so both read from memory.
 find "$work/projects" -name '*.jsonl' -print0 | xargs -0 cat >/dev/null
 
-kcat_cmd="find CORPUS -name '*.jsonl' -print0 | xargs -0 cat | kcat -P -b $KAFKA_BOOTSTRAP -t TOPIC -X enable.idempotence=true -X acks=all -X compression.codec=lz4 -X linger.ms=5"
+kcat_cmd="find CORPUS -name '*.jsonl' -print0 | xargs -0 cat | kcat -P -b $KAFKA_BOOTSTRAP -t TOPIC -X enable.idempotence=true -X acks=all -X compression.codec=lz4 -X linger.ms=5 -X queue.buffering.max.kbytes=65536"
 echo "bench/producer: kcat -P"
 measure KCAT bash -c "find '$work/projects' -name '*.jsonl' -print0 | xargs -0 cat | \
     kcat -P -b '$KAFKA_BOOTSTRAP' -t '$kt' -X enable.idempotence=true -X acks=all \
@@ -61,4 +65,21 @@ json_metric "$out" lines_per_s "$(echo "$lines / $MEAS_PROD_WALL" | bc -l)" kcat
 json_metric "$out" mb_per_s "$(echo "$size / 1048576 / $MEAS_PROD_WALL" | bc -l)" kcat "$(echo "$size / 1048576 / $MEAS_KCAT_WALL" | bc -l)" 0.8 "$MEAS_PROD_RSS" "make bench-producer"
 json_metric "$out" cpu_s_per_gb "$(echo "$MEAS_PROD_CPU / $gb" | bc -l)" kcat "$(echo "$MEAS_KCAT_CPU / $gb" | bc -l)" 1.5 "$MEAS_PROD_RSS" "make bench-producer  # goal: ratio at most 1.5"
 json_metric "$out" peak_rss_mib "$MEAS_PROD_RSS" kcat "$MEAS_KCAT_RSS" 0 "$MEAS_PROD_RSS" "make bench-producer  # goal: under 64 MiB"
+
+lt=bench.latency.$stamp
+OBS_KAFKA_TOPIC=$lt OBS_KAFKA_DLQ_TOPIC=$lt.dlq build/bin/obsctl topics ensure --partitions 6 2>/dev/null
+rate=${BENCH_LAT_RATE:-200}
+secs=${BENCH_LAT_SECONDS:-20}
+port=${BENCH_LAT_PORT:-19181}
+echo "bench/producer: latency, follow mode, $rate lines/s for $secs s"
+lat=$(python3 bench/producer/latency.py "$KAFKA_BOOTSTRAP" "$lt" build/bin/obs-producer "$work" "$port" "$rate" "$secs")
+echo "bench/producer: $lat"
+jf() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$lat" "$1"; }
+lat_cmd="make bench-producer  # bench/producer/latency.py: obs-producer following a file, $rate lines/s appended for $secs s"
+json_metric "$out" ack_latency_p99_ms "$(jf e2e_p99_ms)" goal_ms 100 1 "$MEAS_PROD_RSS" \
+    "$lat_cmd; append -> record readable by a kcat consumer (upper bound of append -> ack); p50 $(jf e2e_p50_ms) ms, max $(jf e2e_max_ms) ms"
+json_metric "$out" append_to_read_p99_ms "$(jf read_p99_ms)" goal_ms 100 1 "$MEAS_PROD_RSS" \
+    "$lat_cmd; append -> obs-producer read it (record observed_time, 1 ms resolution)"
+json_metric "$out" read_to_ack_p99_bucket_ms "$(jf ack_hist_p99_le_ms)" goal_ms 100 1 "$MEAS_PROD_RSS" \
+    "$lat_cmd; upper bound of the observatory_producer_delivery_latency_seconds bucket holding p99 (/metrics)"
 echo "bench/producer: wrote $out"

@@ -98,6 +98,14 @@ static int ready_cb(void *ud, char *why, size_t whylen) {
     return 1;
 }
 
+static void set_lag(int32_t partition, double v) {
+    char labels[32];
+    snprintf(labels, sizeof(labels), "partition=\"%d\"", (int)partition);
+    obs_metric_set(obs_metrics_gauge("observatory_worker_partition_lag", labels,
+                                     "records behind the high watermark, per assigned partition"),
+                   v);
+}
+
 /* Rebalance (main thread, inside poll): on revoke, commit what is stored -
  * only offsets of committed transactions are ever stored - and drop the
  * batch in progress (its records come back to whoever gets the partition). */
@@ -110,6 +118,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
         atomic_store(&g_joined, 1);
     } else {
         obs_info("group", "revoked %d partitions", parts->cnt);
+        for (int i = 0; i < parts->cnt; i++) /* not ours any more: no stale lag */
+            set_lag(parts->elems[i].partition, 0);
         rd_kafka_resp_err_t e = rd_kafka_commit(rk, NULL, 0);
         if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
             obs_warn("group", "commit on revoke: %s", rd_kafka_err2str(e));
@@ -129,21 +139,36 @@ static void dlq_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 
 /* ---- helpers ------------------------------------------------------------------------ */
 
+/* Lag = high watermark - position. A partition this member has not consumed
+ * from yet has no position: its fetch starts at the group's committed offset,
+ * so that is the position (the low watermark only when nothing is committed)
+ * - not the low watermark, which reported a drained partition as all lag. */
 static void update_lag(rd_kafka_t *rk) {
     rd_kafka_topic_partition_list_t *parts = NULL;
     if (rd_kafka_assignment(rk, &parts) || !parts) return;
     rd_kafka_position(rk, parts);
+    rd_kafka_topic_partition_list_t *unknown = NULL;
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *p = &parts->elems[i];
+        if (p->offset >= 0) continue;
+        if (!unknown) unknown = rd_kafka_topic_partition_list_new(parts->cnt);
+        rd_kafka_topic_partition_list_add(unknown, p->topic, p->partition)->offset = RD_KAFKA_OFFSET_INVALID;
+    }
+    if (unknown && rd_kafka_committed(rk, unknown, 500) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        for (int i = 0; i < unknown->cnt; i++) {
+            rd_kafka_topic_partition_t *u = &unknown->elems[i];
+            rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(parts, u->topic, u->partition);
+            if (p && !u->err && u->offset >= 0) p->offset = u->offset;
+        }
+    }
     for (int i = 0; i < parts->cnt; i++) {
         int64_t lo, hi;
         rd_kafka_topic_partition_t *p = &parts->elems[i];
         if (rd_kafka_get_watermark_offsets(rk, p->topic, p->partition, &lo, &hi) || hi < 0) continue;
         int64_t pos = p->offset >= 0 ? p->offset : lo;
-        char labels[32];
-        snprintf(labels, sizeof(labels), "partition=\"%d\"", (int)p->partition);
-        obs_metric_set(obs_metrics_gauge("observatory_worker_partition_lag", labels,
-                                         "records behind the high watermark, per assigned partition"),
-                       (double)(hi > pos ? hi - pos : 0));
+        set_lag(p->partition, (double)(hi > pos ? hi - pos : 0));
     }
+    if (unknown) rd_kafka_topic_partition_list_destroy(unknown);
     rd_kafka_topic_partition_list_destroy(parts);
 }
 

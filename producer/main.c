@@ -215,6 +215,8 @@ struct prod {
     size_t max_line;                       /* longer lines are oversize */
     struct prod_msg *msg_free;             /* reusable opaques (no malloc per line) */
     long nmsg_free;                        /* their count */
+    double read_mono;                      /* obs_mono_s() of the last read(2) in file_pump */
+    int64_t read_wall_ms;                  /* obs_now_ms() of the same read: observed_time */
     /* totals for the summary */
     uint64_t lines, bytes, oversize;
     /* metrics */
@@ -489,7 +491,7 @@ static int on_line(void *ud, const struct prod_line *l) {
     m->seq = seq;
     m->offset = l->offset;
     m->bytes = l->bytes;
-    m->t_read = obs_mono_s();
+    m->t_read = p->read_mono; /* the lines of one read share its clock readings */
     rd_kafka_resp_err_t err;
     if (l->oversize) {
         err = produce_oversize(p, m);
@@ -507,7 +509,7 @@ static int on_line(void *ud, const struct prod_line *l) {
             .source_offset = (int64_t)l->offset,
             .session_id = pf->session,
             .event_time_ms = OBS_EVENT_TIME_NULL,
-            .observed_time_ms = obs_now_ms(),
+            .observed_time_ms = p->read_wall_ms,
             .agent = "claude-code",
             .producer_version = OBS_VERSION,
             .payload = l->data,
@@ -663,6 +665,8 @@ static void file_pump(struct prod *p, struct prod_file *pf, size_t budget) {
         size_t want = pf->size - pf->read_off < sizeof(buf) ? (size_t)(pf->size - pf->read_off) : sizeof(buf);
         ssize_t n = pread(fd, buf, want, (off_t)pf->read_off);
         if (n <= 0) break;
+        p->read_mono = obs_mono_s();
+        p->read_wall_ms = obs_now_ms();
         pf->read_off += (uint64_t)n;
         done += (size_t)n;
         if (prod_splitter_feed(&pf->sp, buf, (size_t)n, on_line, ud) < 0) {

@@ -50,7 +50,9 @@ struct prod_redact {
         size_t at;     /* indexed pairs: bytes at..at+2 */
     } needles[MAX_NEEDLES];
     size_t nneedles;
-    uint32_t pairs[1u << PAIR_BITS];
+    uint32_t pairs[1u << PAIR_BITS];  /* either pair of a needle's window (the fast test) */
+    uint32_t first[1u << PAIR_BITS];  /* the window's first pair (bytes at, at+1) */
+    uint32_t second[1u << PAIR_BITS]; /* its second pair (bytes at+1, at+2) */
     char *meta;      /* metadata-only output (owned) */
     size_t meta_len, meta_cap;
 };
@@ -375,18 +377,20 @@ static int common(unsigned char c) {
  * case-insensitive rule, so scan_literals() need only look at every other
  * position. Only the first 64 rules (the built-ins) can have literals;
  * others always run. */
-static void pair_set(struct prod_redact *r, unsigned char a, unsigned char b, int ci, uint32_t bit) {
-    r->pairs[pair_hash(a, b)] |= bit;
+static void pair_set(uint32_t *t, unsigned char a, unsigned char b, int ci, uint32_t bit) {
+    t[pair_hash(a, b)] |= bit;
     if (ci) {
-        r->pairs[pair_hash(lower(a), lower(b))] |= bit;
-        r->pairs[pair_hash(lower(a), upper(b))] |= bit;
-        r->pairs[pair_hash(upper(a), lower(b))] |= bit;
-        r->pairs[pair_hash(upper(a), upper(b))] |= bit;
+        t[pair_hash(lower(a), lower(b))] |= bit;
+        t[pair_hash(lower(a), upper(b))] |= bit;
+        t[pair_hash(upper(a), lower(b))] |= bit;
+        t[pair_hash(upper(a), upper(b))] |= bit;
     }
 }
 
 static void build_pairs(struct prod_redact *r) {
     memset(r->pairs, 0, sizeof(r->pairs));
+    memset(r->first, 0, sizeof(r->first));
+    memset(r->second, 0, sizeof(r->second));
     r->nneedles = 0;
     for (size_t i = 0; i < r->nrules && i < 64; i++)
         for (int j = 0; j < MAX_NEED && r->rules[i].need[j]; j++) {
@@ -403,8 +407,11 @@ static void build_pairs(struct prod_redact *r) {
                 int score = common(u[a]) * common(u[a + 1]) + common(u[a + 1]) * common(u[a + 2]);
                 if (score < best) best = score, n->at = a;
             }
-            pair_set(r, u[n->at], u[n->at + 1], n->ci, 1u << r->nneedles);
-            pair_set(r, u[n->at + 1], u[n->at + 2], n->ci, 1u << r->nneedles);
+            uint32_t bit = 1u << r->nneedles;
+            pair_set(r->pairs, u[n->at], u[n->at + 1], n->ci, bit);
+            pair_set(r->pairs, u[n->at + 1], u[n->at + 2], n->ci, bit);
+            pair_set(r->first, u[n->at], u[n->at + 1], n->ci, bit);
+            pair_set(r->second, u[n->at + 1], u[n->at + 2], n->ci, bit);
             r->nneedles++;
         }
 }
@@ -423,15 +430,21 @@ static int lit_at(const struct needle *n, const unsigned char *s, size_t avail) 
  * indexed pairs at adjacent offsets, one of which is even in s: looking
  * at the pairs at even offsets and checking a hit at i-at and i-at-1 finds
  * every occurrence. */
-static uint64_t check_hits(const struct prod_redact *r, const unsigned char *u, size_t len, size_t i, uint32_t m,
-                           uint64_t found) {
-    while (m) {
-        const struct needle *n = &r->needles[__builtin_ctz(m)];
-        m &= m - 1;
-        if (found >> n->rule & 1) continue;
-        if ((i >= n->at && lit_at(n, u + i - n->at, len - i + n->at)) ||
-            (i >= n->at + 1 && lit_at(n, u + i - n->at - 1, len - i + n->at + 1)))
-            found |= 1ull << n->rule;
+/* A pair of the fast table matched at even offset i: keep the needles whose
+ * whole 3-byte window matches (window at i, or at i-1), then compare. */
+static uint64_t check_hits(const struct prod_redact *r, const unsigned char *u, size_t len, size_t i, uint64_t found) {
+    unsigned h = pair_hash(u[i], u[i + 1]);
+    uint32_t at_i = i + 2 < len ? r->first[h] & r->second[pair_hash(u[i + 1], u[i + 2])] : 0;
+    uint32_t at_prev = i > 0 ? r->second[h] & r->first[pair_hash(u[i - 1], u[i])] : 0;
+    for (int pass = 0; pass < 2; pass++) {
+        uint32_t m = pass ? at_prev : at_i;
+        size_t w = pass ? i - 1 : i; /* where the window starts */
+        while (m) {
+            const struct needle *n = &r->needles[__builtin_ctz(m)];
+            m &= m - 1;
+            if (!(found >> n->rule & 1) && w >= n->at && lit_at(n, u + w - n->at, len - w + n->at))
+                found |= 1ull << n->rule;
+        }
     }
     return found;
 }
@@ -446,14 +459,14 @@ static uint64_t scan_literals(const struct prod_redact *r, const char *s, size_t
         uint32_t m0 = t[pair_hash(u[i], u[i + 1])], m1 = t[pair_hash(u[i + 2], u[i + 3])],
                  m2 = t[pair_hash(u[i + 4], u[i + 5])], m3 = t[pair_hash(u[i + 6], u[i + 7])];
         if (!(m0 | m1 | m2 | m3)) continue;
-        if (m0) found = check_hits(r, u, len, i, m0, found);
-        if (m1) found = check_hits(r, u, len, i + 2, m1, found);
-        if (m2) found = check_hits(r, u, len, i + 4, m2, found);
-        if (m3) found = check_hits(r, u, len, i + 6, m3, found);
+        if (m0) found = check_hits(r, u, len, i, found);
+        if (m1) found = check_hits(r, u, len, i + 2, found);
+        if (m2) found = check_hits(r, u, len, i + 4, found);
+        if (m3) found = check_hits(r, u, len, i + 6, found);
     }
     for (; i + 1 < len; i += 2) {
         uint32_t m = t[pair_hash(u[i], u[i + 1])];
-        if (m) found = check_hits(r, u, len, i, m, found);
+        if (m) found = check_hits(r, u, len, i, found);
     }
     return found;
 }

@@ -16,6 +16,7 @@ Not a test itself (tests/run.sh runs only test_*). What it gives:
 - Program starters (producer, worker) with their admin port, /metrics and
   /proc/<pid>/status readers.
 """
+import atexit
 import os
 import random
 import shutil
@@ -30,6 +31,13 @@ from obs_e2e import (BIN, REPO, Check, Proc, drop_db, free_port, fresh_db, http_
                      psql, topics, wait_for)
 
 PRICES = os.path.join(REPO, "common", "model_prices.json")
+REF_PROCS = []  # reference-run workers, killed at exit if a test ends early
+
+
+@atexit.register
+def _kill_ref_procs():
+    for p in REF_PROCS:
+        p.kill()
 
 
 def run_id(tag):
@@ -288,6 +296,7 @@ def reference_run(stage, rid, want_lines, timeout=120):
             print("reference producer failed:", r.stderr.decode()[-500:])
             return None
         ws = [Worker(f"chaosref-{rid}-w{i}", topic, db, f"chaosref-{rid}") for i in range(2)]
+        REF_PROCS.extend(ws)
         n = wait_stored(db, want_lines, timeout, settle=0.5)
         if n != want_lines:
             print(f"reference run stored {n} of {want_lines} lines")
@@ -298,6 +307,33 @@ def reference_run(stage, rid, want_lines, timeout=120):
             w.stop()
         drop_db(name)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+class Reference:
+    """reference_run() in a thread, so it overlaps the chaos run's waits.
+    Start it only while nothing disturbs the stack (its run must be clean)."""
+
+    def __init__(self, stage, rid):
+        self.stage, self.rid, self.out, self.t = stage, rid, None, 0.0
+        self.want = len(truth(stage)[0])
+        self.th = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        t0 = time.monotonic()
+        try:
+            self.out = reference_run(self.stage, self.rid, self.want)
+        except Exception as e:  # noqa: BLE001 - shown, then compare_reference fails
+            print("reference run:", repr(e))
+        self.t = time.monotonic() - t0
+
+    def start(self):
+        self.th.start()
+        return self
+
+    def result(self, timeout=180):
+        self.th.join(timeout)
+        print(f"reference run: {self.want} lines, {self.t:.1f} s")
+        return self.out
 
 
 def compare_reference(c, db, ref):

@@ -70,6 +70,7 @@ try:
     print(f"{time.monotonic() - t0:6.2f} s: pg.sh start after {time.monotonic() - t_down:.1f} s down")
     c.ok(r.returncode == 0, "pg.sh start", r.stderr)
     up = L.wait_for(lambda: all(db_up(w) == 1 for w in workers), 30, 0.2)
+    ref = L.Reference(stage, rid).start()  # the stack is whole again: a clean run
     c.ok(up, "every worker reconnects by itself (db_up 1) within 30 s", str([db_up(w) for w in workers]))
     c.ok(feeder.done.wait(60) and feeder.error is None, "corpus fully written to the watch root", feeder.error or "")
     starts, _ = L.truth(root)
@@ -89,7 +90,7 @@ try:
     for w in workers:
         c.eq(w.stop(), 0, f"{w.name} exits 0 on SIGTERM")
     c.eq(prod.stop(), 0, "producer exits 0 on SIGTERM")
-    L.compare_reference(c, db, L.reference_run(stage, rid, want))
+    L.compare_reference(c, db, ref.result())
 finally:
     if pg_down:
         subprocess.run(PG + ["start"], capture_output=True, timeout=120)

@@ -28,6 +28,7 @@ os.makedirs(root)
 procs = []
 try:
     files = L.make_corpus(stage, int(os.environ.get("CHAOS_PK9_BYTES", 30_000_000)), 3)
+    ref = L.Reference(stage, rid).start()
     db = L.fresh_db(dbname)
     L.topics(topic, 6)
     workers = [L.Worker(f"chaos-pk9-w{i}", topic, db, f"chaos-{rid}") for i in range(2)]
@@ -60,7 +61,7 @@ try:
     c.eq(prod.stop(), 0, "the last producer exits 0 on SIGTERM")
     for w in workers:
         c.eq(w.stop(), 0, f"{w.name} exits 0 on SIGTERM")
-    L.compare_reference(c, db, L.reference_run(stage, rid, want))
+    L.compare_reference(c, db, ref.result())
 finally:
     for p in procs:
         p.kill()

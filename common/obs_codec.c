@@ -337,39 +337,74 @@ err:
 
 uint64_t obs_codec_fingerprint(const struct obs_codec *c) { return c->fp; }
 
-static int set_str(avro_value_t *rec, size_t idx, const char *s) {
+/* Encoding hands avro-c the caller's bytes as wrapped buffers (give_*), so
+ * no string or payload is copied into the generic value; the value only
+ * points at them until the end of obs_codec_encode, which points every
+ * field back at a static empty string. *bound grows by an upper bound of
+ * the field's encoded size. */
+static int set_str(avro_value_t *rec, size_t idx, const char *s, size_t *bound) {
     avro_value_t f;
+    avro_wrapped_buffer_t wb;
     if (avro_value_get_by_index(rec, idx, &f, NULL)) return -1;
     if (!s) s = "";
-    return avro_value_set_string_len(&f, s, strlen(s) + 1);
+    size_t n = strlen(s);
+    *bound += n + 10;
+    return avro_wrapped_buffer_new(&wb, s, n + 1) || avro_value_give_string_len(&f, &wb);
 }
 
-static int set_opt_str(avro_value_t *rec, size_t idx, const char *s) {
+static int set_opt_str(avro_value_t *rec, size_t idx, const char *s, size_t *bound) {
     avro_value_t f, br;
+    avro_wrapped_buffer_t wb;
     if (avro_value_get_by_index(rec, idx, &f, NULL)) return -1;
+    *bound += 10;
     if (!s) return avro_value_set_branch(&f, 0, &br) || avro_value_set_null(&br);
-    return avro_value_set_branch(&f, 1, &br) || avro_value_set_string_len(&br, s, strlen(s) + 1);
+    size_t n = strlen(s);
+    *bound += n + 10;
+    return avro_value_set_branch(&f, 1, &br) || avro_wrapped_buffer_new(&wb, s, n + 1) ||
+           avro_value_give_string_len(&br, &wb);
 }
 
-static int set_long(avro_value_t *rec, size_t idx, int64_t v) {
+static int set_long(avro_value_t *rec, size_t idx, int64_t v, size_t *bound) {
     avro_value_t f;
+    *bound += 10;
     return avro_value_get_by_index(rec, idx, &f, NULL) || avro_value_set_long(&f, v);
+}
+
+/* Point every string and bytes field at static memory again. */
+static void drop_refs(struct obs_codec *c) {
+    static const size_t str_fields[] = {F_EVENT_ID,   F_TENANT,      F_HOST,
+                                        F_USER,       F_SOURCE_PATH, F_FILE_ID,
+                                        F_SESSION_ID, F_AGENT,       F_PRODUCER_VERSION};
+    avro_value_t f, br;
+    avro_wrapped_buffer_t wb;
+    for (size_t i = 0; i < sizeof(str_fields) / sizeof(str_fields[0]); i++)
+        if (!avro_value_get_by_index(&c->value, c->idx[str_fields[i]], &f, NULL) &&
+            !avro_wrapped_buffer_new(&wb, "", 1))
+            (void)avro_value_give_string_len(&f, &wb);
+    if (!avro_value_get_by_index(&c->value, c->idx[F_AGENT_VERSION], &f, NULL))
+        (void)(avro_value_set_branch(&f, 0, &br) || avro_value_set_null(&br));
+    if (!avro_value_get_by_index(&c->value, c->idx[F_PAYLOAD], &f, NULL) &&
+        !avro_wrapped_buffer_new(&wb, "", 0))
+        (void)avro_value_give_bytes(&f, &wb);
 }
 
 int obs_codec_encode(struct obs_codec *c, const struct obs_event *ev, const void **out, size_t *outlen,
                      char *errstr, size_t errlen) {
     avro_value_t *r = &c->value;
     avro_value_t f, br;
-    int bad = set_str(r, c->idx[F_EVENT_ID], ev->event_id) || set_str(r, c->idx[F_TENANT], ev->tenant) ||
-              set_str(r, c->idx[F_HOST], ev->host) || set_str(r, c->idx[F_USER], ev->user) ||
-              set_str(r, c->idx[F_SOURCE_PATH], ev->source_path) ||
-              set_str(r, c->idx[F_FILE_ID], ev->file_id) ||
-              set_long(r, c->idx[F_SOURCE_OFFSET], ev->source_offset) ||
-              set_str(r, c->idx[F_SESSION_ID], ev->session_id) ||
-              set_long(r, c->idx[F_OBSERVED_TIME], ev->observed_time_ms) ||
-              set_str(r, c->idx[F_AGENT], ev->agent) ||
-              set_opt_str(r, c->idx[F_AGENT_VERSION], ev->agent_version) ||
-              set_str(r, c->idx[F_PRODUCER_VERSION], ev->producer_version);
+    avro_wrapped_buffer_t wb;
+    size_t need = 10 + 3 * 10; /* header; event_time, redactions, payload length */
+    int bad = set_str(r, c->idx[F_EVENT_ID], ev->event_id, &need) ||
+              set_str(r, c->idx[F_TENANT], ev->tenant, &need) ||
+              set_str(r, c->idx[F_HOST], ev->host, &need) || set_str(r, c->idx[F_USER], ev->user, &need) ||
+              set_str(r, c->idx[F_SOURCE_PATH], ev->source_path, &need) ||
+              set_str(r, c->idx[F_FILE_ID], ev->file_id, &need) ||
+              set_long(r, c->idx[F_SOURCE_OFFSET], ev->source_offset, &need) ||
+              set_str(r, c->idx[F_SESSION_ID], ev->session_id, &need) ||
+              set_long(r, c->idx[F_OBSERVED_TIME], ev->observed_time_ms, &need) ||
+              set_str(r, c->idx[F_AGENT], ev->agent, &need) ||
+              set_opt_str(r, c->idx[F_AGENT_VERSION], ev->agent_version, &need) ||
+              set_str(r, c->idx[F_PRODUCER_VERSION], ev->producer_version, &need);
     if (!bad) {
         bad = avro_value_get_by_index(r, c->idx[F_EVENT_TIME], &f, NULL);
         if (!bad && ev->event_time_ms == OBS_EVENT_TIME_NULL)
@@ -382,19 +417,20 @@ int obs_codec_encode(struct obs_codec *c, const struct obs_event *ev, const void
               avro_value_set_int(&f, ev->redactions);
     if (!bad)
         bad = avro_value_get_by_index(r, c->idx[F_PAYLOAD], &f, NULL) ||
-              avro_value_set_bytes(&f, (void *)(uintptr_t)ev->payload, ev->payload_len);
-    size_t need = 0;
-    if (!bad) bad = avro_value_sizeof(r, &need);
+              avro_wrapped_buffer_new(&wb, ev->payload_len ? ev->payload : "", ev->payload_len) ||
+              avro_value_give_bytes(&f, &wb);
+    need += ev->payload_len;
     if (bad) {
         snprintf(errstr, errlen, "avro encode: %s", avro_strerror());
+        drop_refs(c);
         return -1;
     }
-    need += 10;
     if (need > c->outcap) {
         size_t nc = need * 2;
         char *nb = realloc(c->outbuf, nc);
         if (!nb) {
             snprintf(errstr, errlen, "avro encode: out of memory (%zu bytes)", nc);
+            drop_refs(c);
             return -1;
         }
         c->outbuf = nb;
@@ -405,7 +441,9 @@ int obs_codec_encode(struct obs_codec *c, const struct obs_event *ev, const void
     for (int i = 0; i < 8; i++)
         c->outbuf[2 + i] = (char)((c->fp >> (8 * i)) & 0xff);
     avro_writer_memory_set_dest(c->writer, c->outbuf + 10, (int64_t)(c->outcap - 10));
-    if (avro_value_write(c->writer, r)) {
+    bad = avro_value_write(c->writer, r);
+    drop_refs(c);
+    if (bad) {
         snprintf(errstr, errlen, "avro encode: %s", avro_strerror());
         return -1;
     }

@@ -161,13 +161,13 @@ struct prod_file {
 
 /* Opaque of one produced message. */
 struct prod_msg {
-    struct prod_file *pf; /* its file */
-    uint64_t seq;         /* its pending entry */
-    uint64_t offset;      /* line offset */
-    uint64_t bytes;       /* line length (for the oversize record) */
-    size_t len;           /* record size counted in inflight_bytes */
-    double t_read;        /* obs_mono_s() when read */
-    int oversize;         /* 1 if this is already an oversize record */
+    struct prod_file *pf;       /* its file */
+    uint64_t seq;               /* its pending entry */
+    uint64_t offset;            /* line offset */
+    uint64_t bytes;             /* line length (for the oversize record) */
+    size_t len;                 /* record size counted in inflight_bytes */
+    double t_read;              /* obs_mono_s() when read */
+    int oversize;               /* 1 if this is already an oversize record */
     struct prod_msg *free_next; /* free list link */
 };
 
@@ -658,7 +658,8 @@ static void file_pump(struct prod *p, struct prod_file *pf, size_t budget) {
     }
     static char buf[READ_CHUNK];
     void *ud[2] = {p, pf};
-    p->eid_pf = p->eid && prod_eid_prefix(p->eid, p->cfg.tenant, p->cfg.host, pf->rel, pf->file_id) == 0 ? pf : NULL;
+    p->eid_pf =
+        p->eid && prod_eid_prefix(p->eid, p->cfg.tenant, p->cfg.host, pf->rel, pf->file_id) == 0 ? pf : NULL;
     size_t done = 0;
     while (pf->read_off < pf->size && done < budget && p->inflight_bytes < p->cfg.max_inflight_bytes &&
            !atomic_load(&p->stop) && !atomic_load(&p->fatal)) {

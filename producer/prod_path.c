@@ -110,11 +110,11 @@ void prod_event_id(const char *tenant, const char *host, const char *source_path
 }
 
 struct prod_eid {
-    EVP_MD *md;          /* SHA-256, fetched once */
-    EVP_MD_CTX *prefix;  /* state after the prefix */
-    EVP_MD_CTX *work;    /* per-line copy */
-    char key[8192];      /* the prefix bytes, to recognise a repeat */
-    size_t keylen;       /* 0: no prefix yet */
+    EVP_MD *md;         /* SHA-256, fetched once */
+    EVP_MD_CTX *prefix; /* state after the prefix */
+    EVP_MD_CTX *work;   /* per-line copy */
+    char key[8192];     /* the prefix bytes, to recognise a repeat */
+    size_t keylen;      /* 0: no prefix yet */
 };
 
 struct prod_eid *prod_eid_new(void) {
@@ -151,7 +151,8 @@ int prod_eid_prefix(struct prod_eid *e, const char *tenant, const char *host, co
     }
     if (n == e->keylen && memcmp(key, e->key, n) == 0) return 0;
     e->keylen = 0;
-    if (EVP_DigestInit_ex2(e->prefix, e->md, NULL) != 1 || EVP_DigestUpdate(e->prefix, key, n) != 1) return -1;
+    if (EVP_DigestInit_ex2(e->prefix, e->md, NULL) != 1 || EVP_DigestUpdate(e->prefix, key, n) != 1)
+        return -1;
     memcpy(e->key, key, n);
     e->keylen = n;
     return 0;
@@ -172,8 +173,8 @@ int prod_eid_line(struct prod_eid *e, int64_t offset, char out[PROD_EVENT_ID_LEN
         off[ol++] = tmp[--n];
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    if (!e->keylen || EVP_MD_CTX_copy_ex(e->work, e->prefix) != 1 || EVP_DigestUpdate(e->work, off, ol) != 1 ||
-        EVP_DigestFinal_ex(e->work, md, &mdlen) != 1 || mdlen < 16)
+    if (!e->keylen || EVP_MD_CTX_copy_ex(e->work, e->prefix) != 1 ||
+        EVP_DigestUpdate(e->work, off, ol) != 1 || EVP_DigestFinal_ex(e->work, md, &mdlen) != 1 || mdlen < 16)
         return -1;
     for (int i = 0; i < 16; i++) {
         out[2 * i] = hx[md[i] >> 4];

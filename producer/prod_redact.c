@@ -53,7 +53,7 @@ struct prod_redact {
     uint32_t pairs[1u << PAIR_BITS];  /* either pair of a needle's window (the fast test) */
     uint32_t first[1u << PAIR_BITS];  /* the window's first pair (bytes at, at+1) */
     uint32_t second[1u << PAIR_BITS]; /* its second pair (bytes at+1, at+2) */
-    char *meta;      /* metadata-only output (owned) */
+    char *meta;                       /* metadata-only output (owned) */
     size_t meta_len, meta_cap;
 };
 
@@ -400,7 +400,8 @@ static void build_pairs(struct prod_redact *r) {
                 break;
             }
             struct needle *n = &r->needles[r->nneedles];
-            *n = (struct needle){.s = lit, .len = strlen(lit), .ci = r->rules[i].need_ci, .rule = (unsigned)i};
+            *n =
+                (struct needle){.s = lit, .len = strlen(lit), .ci = r->rules[i].need_ci, .rule = (unsigned)i};
             const unsigned char *u = (const unsigned char *)lit;
             int best = 1 << 30;
             for (size_t a = 0; a + 2 < n->len; a++) {
@@ -432,7 +433,8 @@ static int lit_at(const struct needle *n, const unsigned char *s, size_t avail) 
  * every occurrence. */
 /* A pair of the fast table matched at even offset i: keep the needles whose
  * whole 3-byte window matches (window at i, or at i-1), then compare. */
-static uint64_t check_hits(const struct prod_redact *r, const unsigned char *u, size_t len, size_t i, uint64_t found) {
+static uint64_t check_hits(const struct prod_redact *r, const unsigned char *u, size_t len, size_t i,
+                           uint64_t found) {
     unsigned h = pair_hash(u[i], u[i + 1]);
     uint32_t at_i = i + 2 < len ? r->first[h] & r->second[pair_hash(u[i + 1], u[i + 2])] : 0;
     uint32_t at_prev = i > 0 ? r->second[h] & r->first[pair_hash(u[i - 1], u[i])] : 0;

@@ -72,8 +72,8 @@ int main(void) {
     for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
         const char *path = i % 2 ? "p/s.jsonl" : "q/other/agent-1.jsonl";
         prod_event_id("t", "h", path, "1:2:abcd", offs[i], e2);
-        same &= prod_eid_prefix(eid, "t", "h", path, "1:2:abcd") == 0 && prod_eid_line(eid, offs[i], e3) == 0 &&
-                strcmp(e2, e3) == 0;
+        same &= prod_eid_prefix(eid, "t", "h", path, "1:2:abcd") == 0 &&
+                prod_eid_line(eid, offs[i], e3) == 0 && strcmp(e2, e3) == 0;
         prod_eid_line(eid, offs[i], e3); /* twice under one prefix */
         same &= strcmp(e2, e3) == 0;
     }

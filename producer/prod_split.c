@@ -4,6 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A carry grown past this is released once its line is out, so a process
+ * following many files does not keep one long-line buffer per file. */
+#define CARRY_KEEP (64 * 1024)
+
 void prod_splitter_init(struct prod_splitter *sp, uint64_t off, size_t max_line) {
     memset(sp, 0, sizeof(*sp));
     sp->line_off = off;
@@ -80,6 +84,7 @@ int prod_splitter_feed(struct prod_splitter *sp, const char *data, size_t n, pro
         sp->skip_len = 0;
         pos += seg + 1;
         if (fn(ud, &pl) < 0) return -1;
+        if (sp->cap > CARRY_KEEP) prod_splitter_free(sp); /* len is 0: nothing is lost */
     }
     return 0;
 }

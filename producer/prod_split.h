@@ -5,7 +5,8 @@
  * in the splitter's carry buffer). The emitted payload excludes the '\n'
  * and a '\r' before it (CRLF files). A line longer than max_line is not
  * buffered: its bytes are counted and it is emitted once, flagged as
- * oversize, with its length, so memory stays bounded by max_line. */
+ * oversize, with its length, so memory stays bounded by max_line; a carry
+ * over 64 KiB is released as soon as its line is emitted. */
 #ifndef PROD_SPLIT_H
 #define PROD_SPLIT_H
 

@@ -5,6 +5,7 @@
 #include "../../../producer/prod_split.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 struct got {
     char text[64][64]; /* payloads ("<OVERSIZE n>" for oversize) */
@@ -31,9 +32,29 @@ static int stop_at_first(void *ud, const struct prod_line *l) {
     return -1;
 }
 
+/* A long line carried across reads does not keep its buffer afterwards. */
+static void test_carry_released(void) {
+    struct prod_splitter sp;
+    struct got g = {0};
+    size_t n = 300 * 1024;
+    char *big = malloc(n);
+    memset(big, 'z', n);
+    prod_splitter_init(&sp, 0, 1000000);
+    CHECK(prod_splitter_feed(&sp, big, n, on_line, &g) == 0 && g.n == 0 && sp.cap >= n,
+          "300 KiB partial line carried (cap %zu)", sp.cap);
+    CHECK(prod_splitter_feed(&sp, "\nshort", 6, on_line, &g) == 0 && g.n == 1, "long line emitted");
+    CHECK(sp.cap <= 64 * 1024, "its carry released afterwards (cap %zu)", sp.cap);
+    CHECK(prod_splitter_feed(&sp, "\n", 1, on_line, &g) == 0 && g.n == 2 && strcmp(g.text[1], "hort") != 0 &&
+              strcmp(g.text[1], "short") == 0,
+          "the next partial line still joins (%s)", g.text[1]);
+    prod_splitter_free(&sp);
+    free(big);
+}
+
 int main(void) {
     struct prod_splitter sp;
     struct got g = {0};
+    test_carry_released();
 
     prod_splitter_init(&sp, 0, 1000);
     CHECK(prod_splitter_feed(&sp, "a\nbb\ncc", 7, on_line, &g) == 0, "feed ok");

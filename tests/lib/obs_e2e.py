@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -165,3 +166,75 @@ def create_api_key(db, tenant):
     out = subprocess.run([os.path.join(BIN, "obsctl"), "apikey", "create", "--tenant", tenant],
                          env=dict(os.environ, DATABASE_URL=db), check=True, capture_output=True, text=True)
     return out.stdout.strip()
+
+
+class TcpRelay:
+    """TCP relay 127.0.0.1:<port> -> target (host, port), for cutting a program off
+    PostgreSQL without stopping the shared server: start()/stop() at will,
+    drop() breaks every relayed connection and keeps listening."""
+
+    def __init__(self, port, target):
+        self.port, self.target = port, target
+        self.lsock = None
+        self.conns = []
+        self.lock = threading.Lock()
+
+    def start(self):
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", self.port))
+        self.lsock.listen(16)
+        threading.Thread(target=self._accept, args=(self.lsock,), daemon=True).start()
+
+    def _accept(self, ls):
+        while True:
+            try:
+                c, _ = ls.accept()
+            except OSError:
+                return
+            try:
+                u = socket.create_connection(self.target)
+            except OSError:
+                c.close()
+                continue
+            with self.lock:
+                self.conns += [c, u]
+            for a, b in ((c, u), (u, c)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a, b):
+        try:
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    break
+                b.sendall(d)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def stop(self):
+        if self.lsock:
+            try:
+                self.lsock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self.lsock.close()
+            self.lsock = None
+        self.drop()
+
+    def drop(self):
+        """Break every relayed connection; keep listening."""
+        with self.lock:
+            for s in self.conns:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                    s.close()
+                except OSError:
+                    pass
+            self.conns = []

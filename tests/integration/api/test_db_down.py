@@ -8,85 +8,20 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import apitest as at  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+from obs_e2e import TcpRelay  # noqa: E402
+
 R = at.Reporter()
 DB = "obs_api_down_%d" % os.getpid()
 
 
-class Relay:
-    """TCP relay 127.0.0.1:<port> -> target; start()/stop() at will."""
-
-    def __init__(self, port, target):
-        self.port, self.target = port, target
-        self.lsock = None
-        self.conns = []
-        self.lock = threading.Lock()
-
-    def start(self):
-        self.lsock = socket.socket()
-        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.lsock.bind(("127.0.0.1", self.port))
-        self.lsock.listen(16)
-        threading.Thread(target=self._accept, args=(self.lsock,), daemon=True).start()
-
-    def _accept(self, ls):
-        while True:
-            try:
-                c, _ = ls.accept()
-            except OSError:
-                return
-            try:
-                u = socket.create_connection(self.target)
-            except OSError:
-                c.close()
-                continue
-            with self.lock:
-                self.conns += [c, u]
-            for a, b in ((c, u), (u, c)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(a, b):
-        try:
-            while True:
-                d = a.recv(65536)
-                if not d:
-                    break
-                b.sendall(d)
-        except OSError:
-            pass
-        for s in (a, b):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def stop(self):
-        if self.lsock:
-            try:
-                self.lsock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            self.lsock.close()
-            self.lsock = None
-        self.drop()
-
-    def drop(self):
-        """Break every relayed connection; keep listening."""
-        with self.lock:
-            for s in self.conns:
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                    s.close()
-                except OSError:
-                    pass
-            self.conns = []
+Relay = TcpRelay
 
 
 def free_port():

@@ -5,11 +5,9 @@ lose records - the worker pauses, reports db_up 0, reconnects by itself and
 stores everything once the proxy is back. Also: bad config exits 2."""
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
 from pathlib import Path
@@ -17,66 +15,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import test_pipeline as tp  # noqa: E402  (helpers: check, psql, metric, wait, stack)
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lib"))
+from obs_e2e import TcpRelay  # noqa: E402
+
 ROOT = tp.ROOT
-
-
-class Proxy:
-    """Forwards 127.0.0.1:port to target; stop() closes every connection."""
-
-    def __init__(self, port, target):
-        self.port, self.target, self.socks, self.lsock = port, target, [], None
-
-    def start(self):
-        self.lsock = socket.socket()
-        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.lsock.bind(("127.0.0.1", self.port))
-        self.lsock.listen(16)
-        threading.Thread(target=self._accept, args=(self.lsock,), daemon=True).start()
-
-    def _accept(self, ls):
-        while True:
-            try:
-                c, _ = ls.accept()
-            except OSError:
-                return
-            try:
-                u = socket.create_connection(self.target)
-            except OSError:
-                c.close()
-                continue
-            self.socks += [c, u]
-            for a, b in ((c, u), (u, c)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(a, b):
-        try:
-            while True:
-                d = a.recv(65536)
-                if not d:
-                    break
-                b.sendall(d)
-        except OSError:
-            pass
-        for s in (a, b):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def stop(self):
-        try:
-            self.lsock.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
-        except OSError:
-            pass
-        self.lsock.close()
-        for s in self.socks:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-                s.close()
-            except OSError:
-                pass
-        self.socks = []
 
 
 def main():
@@ -93,7 +35,7 @@ def main():
     topic = tp.stack("obs_test_topics", f"wrk.out.{tag}")
     u = urllib.parse.urlsplit(url)
     pport = 40000 + os.getpid() % 20000
-    proxy = Proxy(pport, (u.hostname, u.port or 5432))
+    proxy = TcpRelay(pport, (u.hostname, u.port or 5432))
     proxy.start()
     purl = urllib.parse.urlunsplit((u.scheme, f"{u.username}@127.0.0.1:{pport}" if u.username else
                                     f"127.0.0.1:{pport}", u.path, u.query, u.fragment))

@@ -747,6 +747,11 @@ enum wrk_status wrk_store_begin(struct wrk_store *st, struct wrk_rec *recs, size
                                 struct wrk_store_stats *stats, char *errstr, size_t errlen) {
     struct sess *ss = NULL;
     size_t nss = 0;
+    /* First without per-record savepoints (two round trips a record); a
+     * record that PostgreSQL rejects for its content rolls the batch back and
+     * it is redone with a savepoint around every record. */
+    int use_sp = 0;
+again:
     memset(stats, 0, sizeof(*stats));
     if (!wrk_store_connected(st)) {
         snprintf(errstr, errlen, "not connected");
@@ -768,11 +773,22 @@ enum wrk_status wrk_store_begin(struct wrk_store *st, struct wrk_rec *recs, size
         if (rec->poison) continue;
         char rerr[1024];
         int is_content = 0;
-        if (simple(st, "SAVEPOINT rec", errstr, errlen) < 0) goto retry;
+        if (use_sp && simple(st, "SAVEPOINT rec", errstr, errlen) < 0) goto retry;
         if (store_rec(st, rec, rerr, sizeof(rerr), &is_content, stats) < 0) {
             if (!is_content) {
                 snprintf(errstr, errlen, "%s", rerr);
                 goto retry;
+            }
+            if (!use_sp) {
+                if (simple(st, "ROLLBACK", errstr, errlen) < 0) goto retry;
+                st->ndays = 0; /* partitions created in the rolled-back transaction */
+                free(ss);
+                ss = NULL;
+                nss = 0;
+                for (size_t j = 0; j < n; j++)
+                    recs[j].inserted = 0;
+                use_sp = 1;
+                goto again;
             }
             if (simple(st, "ROLLBACK TO SAVEPOINT rec", errstr, errlen) < 0) goto retry;
             char reason[1100];
@@ -782,7 +798,7 @@ enum wrk_status wrk_store_begin(struct wrk_store *st, struct wrk_rec *recs, size
             stats->poison++;
             continue;
         }
-        if (simple(st, "RELEASE SAVEPOINT rec", errstr, errlen) < 0) goto retry;
+        if (use_sp && simple(st, "RELEASE SAVEPOINT rec", errstr, errlen) < 0) goto retry;
         if (rec->inserted) {
             int inferred;
             int64_t t = rec_time(rec, &inferred);

@@ -107,6 +107,29 @@ static const struct stmt STMTS[] = {
      " $3::int * output_tokens, $3::int * cache_creation_tokens, $3::int * cache_read_tokens,"
      " $3::int * cost_usd, CASE WHEN is_sidechain OR source_path LIKE '%/subagents/%' THEN $3::int * cost_usd"
      " ELSE 0 END FROM message_usage WHERE tenant = $1 AND usage_key = $2"},
+    /* btw_self, btw_others and usage_delta(+1) in one round trip: the kept
+     * row's /btw flag, the sidechain copies it turns into replays (only when
+     * $3: the kept row is not a sidechain, so the two updates never touch the
+     * same row and neither reads what the other writes), then the row's +1. */
+    {"usage_final",
+     "WITH me AS (UPDATE message_usage m SET btw_replay = m.is_sidechain AND EXISTS (SELECT 1 FROM"
+     " message_usage o WHERE o.tenant = m.tenant AND o.message_id = m.message_id AND NOT o.is_sidechain"
+     " AND o.request_id IS DISTINCT FROM m.request_id) WHERE m.tenant = $1 AND m.usage_key = $2 RETURNING "
+     "m.*),"
+     " oth AS (UPDATE message_usage SET btw_replay = true WHERE $3::boolean AND tenant = $1 AND message_id = "
+     "$4"
+     " AND is_sidechain AND request_id IS DISTINCT FROM $5::text AND NOT btw_replay RETURNING *),"
+     " d AS (INSERT INTO wrk_delta (tenant, session_id, day, project, model, os_user, host, in_session,"
+     " in_daily, messages, input, output, cc, cr, cost, sub_cost)"
+     " SELECT tenant, session_id, (event_time AT TIME ZONE 'UTC')::date, coalesce(project, ''),"
+     " coalesce(model, ''), os_user, host, false, true, -1, -input_tokens, -output_tokens,"
+     " -cache_creation_tokens, -cache_read_tokens, -cost_usd, 0 FROM oth)"
+     " INSERT INTO wrk_delta (tenant, session_id, day, project, model, os_user, host, in_session, in_daily,"
+     " messages, input, output, cc, cr, cost, sub_cost)"
+     " SELECT tenant, session_id, (event_time AT TIME ZONE 'UTC')::date, coalesce(project, ''),"
+     " coalesce(model, ''), os_user, host, true, NOT btw_replay, 1, input_tokens, output_tokens,"
+     " cache_creation_tokens, cache_read_tokens, cost_usd, CASE WHEN is_sidechain OR source_path LIKE"
+     " '%/subagents/%' THEN cost_usd ELSE 0 END FROM me"},
     {"apply_sessions",
      "INSERT INTO sessions AS s (tenant, session_id, host, os_user, input_tokens, output_tokens,"
      " cache_creation_tokens, cache_read_tokens, total_tokens, cost_usd, subagent_cost_usd, "
@@ -194,6 +217,31 @@ static const char DELTA_DDL[] =
     "0,"
     " cost numeric NOT NULL DEFAULT 0, sub_cost numeric NOT NULL DEFAULT 0) ON COMMIT DELETE ROWS";
 
+/* The batch's events rows, COPYed in and inserted with one statement (see
+ * bulk_events); i is the record's index in the batch. Text columns: the
+ * INSERT converts them as the parameters of ins_event would be. */
+static const char EV_DDL[] =
+    "CREATE TEMP TABLE IF NOT EXISTS wrk_ev (i int NOT NULL, tenant text, event_id text, event_time text,"
+    " time_inferred text, session_id text, host text, os_user text, source_path text, file_id text,"
+    " source_offset text, type text, subtype text, uuid text, parent_uuid text, is_sidechain text,"
+    " agent_id text, message_id text, request_id text, model text, cwd text, git_branch text,"
+    " agent_version text, is_error text, input_tokens text, output_tokens text, cache_creation_tokens text,"
+    " cache_read_tokens text, text_content text, observed_time text, raw text) ON COMMIT DELETE ROWS";
+
+static const char EV_INSERT[] =
+    "WITH ins AS (INSERT INTO events (tenant, event_id, event_time, time_inferred, session_id, host, os_user,"
+    " source_path, file_id, source_offset, type, subtype, uuid, parent_uuid, is_sidechain, agent_id,"
+    " message_id, request_id, model, cwd, project, git_branch, agent_version, is_error, input_tokens,"
+    " output_tokens, cache_creation_tokens, cache_read_tokens, text_content, observed_time, raw)"
+    " SELECT tenant, event_id, event_time::timestamptz, time_inferred::boolean, session_id, host, os_user,"
+    " source_path, file_id, source_offset::bigint, type, subtype, uuid, parent_uuid, is_sidechain::boolean,"
+    " agent_id, message_id, request_id, model, cwd, cwd, git_branch, agent_version, is_error::boolean,"
+    " input_tokens::bigint, output_tokens::bigint, cache_creation_tokens::bigint, cache_read_tokens::bigint,"
+    " text_content, observed_time::timestamptz, raw::jsonb FROM wrk_ev ORDER BY i"
+    " ON CONFLICT DO NOTHING RETURNING tenant, event_id)"
+    " SELECT min(w.i) FROM ins JOIN wrk_ev w ON w.tenant = ins.tenant AND w.event_id = ins.event_id"
+    " GROUP BY ins.tenant, ins.event_id";
+
 static int simple(struct wrk_store *st, const char *sql, char *errstr, size_t errlen);
 
 /* ---- connection ------------------------------------------------------------ */
@@ -237,7 +285,7 @@ int wrk_store_connect(struct wrk_store *st, char *errstr, size_t errlen) {
     st->conn = obs_pg_connect(st->url, "obs-worker", 5, errstr, errlen);
     if (!st->conn) return -1;
     /* Per-batch roll-up deltas (see "usage_delta"); emptied by every COMMIT. */
-    if (simple(st, DELTA_DDL, errstr, errlen) < 0) {
+    if (simple(st, DELTA_DDL, errstr, errlen) < 0 || simple(st, EV_DDL, errstr, errlen) < 0) {
         wrk_store_disconnect(st);
         return -1;
     }
@@ -518,89 +566,78 @@ static int store_usage(struct wrk_store *st, struct wrk_rec *rec, const char *t_
     }
     if (!changed) return 0;
     stats->usage_kept++;
-    const char *bv[2] = {rec->ev.tenant, key};
-    r = run(st, "btw_self", 2, bv);
-    if (!res_ok(r)) FAIL(r, "btw flag");
-    PQclear(r);
-    if (!ln->is_sidechain && ln->message_id) {
-        const char *ov[3] = {rec->ev.tenant, ln->message_id, ln->request_id};
-        r = run(st, "btw_others", 3, ov);
-        if (!res_ok(r)) FAIL(r, "btw flag");
-        PQclear(r);
-    }
-    const char *dv[3] = {rec->ev.tenant, key, "1"};
-    r = run(st, "usage_delta", 3, dv);
-    if (!res_ok(r)) FAIL(r, "usage delta");
+    int others = !ln->is_sidechain && ln->message_id;
+    const char *fv[5] = {rec->ev.tenant, key, tf(others), others ? ln->message_id : NULL,
+                         others ? ln->request_id : NULL};
+    r = run(st, "usage_final", 5, fv);
+    if (!res_ok(r)) FAIL(r, "usage final");
     PQclear(r);
     return 0;
 }
 
-/* Write one record (events, tool calls, usage). -1 with errstr and
- * *is_content on failure. */
-static int store_rec(struct wrk_store *st, struct wrk_rec *rec, char *errstr, size_t errlen, int *is_content,
-                     struct wrk_store_stats *stats) {
+/* Text values of a record's events row (the ins_event parameters, in order). */
+struct evbuf {
+    char t_iso[32], obs_iso[32], off[24], in[24], out[24], cc[24], cr[24];
+};
+
+static void ev_values(const struct wrk_rec *rec, struct evbuf *b, const char *v[30]) {
     const struct wrk_line *ln = &rec->line;
     const struct obs_event *ev = &rec->ev;
     int inferred;
     int64_t t = rec_time(rec, &inferred);
-    char t_iso[32], obs_iso[32], off[24], in[24], out[24], cc[24], cr[24];
-    iso(t, t_iso);
-    iso(ev->observed_time_ms, obs_iso);
-    snprintf(off, sizeof(off), "%" PRId64, ev->source_offset);
+    iso(t, b->t_iso);
+    iso(ev->observed_time_ms, b->obs_iso);
+    snprintf(b->off, sizeof(b->off), "%" PRId64, ev->source_offset);
+    int hu = ln->has_usage;
+    if (hu) {
+        snprintf(b->in, sizeof(b->in), "%" PRId64, ln->usage.input);
+        snprintf(b->out, sizeof(b->out), "%" PRId64, ln->usage.output);
+        snprintf(b->cc, sizeof(b->cc), "%" PRId64, ln->usage.cache_creation);
+        snprintf(b->cr, sizeof(b->cr), "%" PRId64, ln->usage.cache_read);
+    }
+    const char *agent_version = ln->version ? ln->version : ev->agent_version;
+    const char *vals[30] = {
+        ev->tenant,        ev->event_id,      b->t_iso,         tf(inferred),      ev->session_id,
+        ev->host,          ev->user,          ev->source_path,  ev->file_id,       b->off,
+        ln->type,          ln->subtype,       ln->uuid,         ln->parent_uuid,   tf(ln->is_sidechain),
+        ln->agent_id,      ln->message_id,    ln->request_id,   ln->model,         ln->cwd,
+        ln->git_branch,    agent_version,     tf(ln->is_error), hu ? b->in : NULL, hu ? b->out : NULL,
+        hu ? b->cc : NULL, hu ? b->cr : NULL, ln->text,         b->obs_iso,        ln->raw_json};
+    memcpy(v, vals, sizeof(vals));
+}
+
+/* Write one record (events unless bulk: the bulk path already inserted its
+ * row and set rec->inserted; tool calls, usage). -1 with errstr and
+ * *is_content on failure. */
+static int store_rec(struct wrk_store *st, struct wrk_rec *rec, int bulk, char *errstr, size_t errlen,
+                     int *is_content, struct wrk_store_stats *stats) {
+    const struct wrk_line *ln = &rec->line;
+    const struct obs_event *ev = &rec->ev;
+    int inferred;
+    int64_t t = rec_time(rec, &inferred);
+    struct evbuf b;
+    const char *v[30];
+    ev_values(rec, &b, v);
+    const char *t_iso = b.t_iso;
     PGresult *r;
+    if (bulk) goto rest;
     rec->inserted = 0;
     if (inferred) {
         /* event_time is part of the key: a line without a timestamp that was
          * read again later would get a new observed time. */
-        const char *v[2] = {ev->tenant, ev->event_id};
-        r = run(st, "exists", 2, v);
+        const char *xv[2] = {ev->tenant, ev->event_id};
+        r = run(st, "exists", 2, xv);
         if (!res_ok(r)) FAIL(r, "exists");
         int found = PQntuples(r) > 0;
         PQclear(r);
         if (found) return 0;
     }
-    int hu = ln->has_usage;
-    if (hu) {
-        snprintf(in, sizeof(in), "%" PRId64, ln->usage.input);
-        snprintf(out, sizeof(out), "%" PRId64, ln->usage.output);
-        snprintf(cc, sizeof(cc), "%" PRId64, ln->usage.cache_creation);
-        snprintf(cr, sizeof(cr), "%" PRId64, ln->usage.cache_read);
-    }
-    const char *agent_version = ln->version ? ln->version : ev->agent_version;
-    const char *v[30] = {ev->tenant,
-                         ev->event_id,
-                         t_iso,
-                         tf(inferred),
-                         ev->session_id,
-                         ev->host,
-                         ev->user,
-                         ev->source_path,
-                         ev->file_id,
-                         off,
-                         ln->type,
-                         ln->subtype,
-                         ln->uuid,
-                         ln->parent_uuid,
-                         tf(ln->is_sidechain),
-                         ln->agent_id,
-                         ln->message_id,
-                         ln->request_id,
-                         ln->model,
-                         ln->cwd,
-                         ln->git_branch,
-                         agent_version,
-                         tf(ln->is_error),
-                         hu ? in : NULL,
-                         hu ? out : NULL,
-                         hu ? cc : NULL,
-                         hu ? cr : NULL,
-                         ln->text,
-                         obs_iso,
-                         ln->raw_json};
     r = run(st, "ins_event", 30, v);
     if (!res_ok(r)) FAIL(r, "insert event");
     rec->inserted = PQntuples(r) > 0;
     PQclear(r);
+rest:
+    (void)t;
 
     for (size_t i = 0; i < ln->nuses; i++) {
         const struct wrk_tool_use *tu = &ln->uses[i];
@@ -741,11 +778,135 @@ static int apply_rollups(struct wrk_store *st, const struct sess *ss, size_t nss
     return 0;
 }
 
+/* ---- bulk events ----------------------------------------------------------------------------- */
+
+struct cbuf {
+    char *p;
+    size_t len, cap;
+};
+
+static int cb_reserve(struct cbuf *b, size_t more) {
+    if (b->len + more <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 1 << 16;
+    while (cap < b->len + more)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p) return -1;
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+/* Append one COPY text field (NULL as \N), escaped, then sep. */
+static int cb_field(struct cbuf *b, const char *s, char sep) {
+    size_t n = s ? strlen(s) : 0;
+    if (cb_reserve(b, 2 * n + 4) < 0) return -1;
+    if (!s) {
+        b->p[b->len++] = '\\';
+        b->p[b->len++] = 'N';
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            char c = s[i];
+            switch (c) {
+            case '\\':
+                b->p[b->len++] = '\\', b->p[b->len++] = '\\';
+                break;
+            case '\t':
+                b->p[b->len++] = '\\', b->p[b->len++] = 't';
+                break;
+            case '\n':
+                b->p[b->len++] = '\\', b->p[b->len++] = 'n';
+                break;
+            case '\r':
+                b->p[b->len++] = '\\', b->p[b->len++] = 'r';
+                break;
+            default:
+                b->p[b->len++] = c;
+            }
+        }
+    }
+    b->p[b->len++] = sep;
+    return 0;
+}
+
+/* COPY the events rows of the batch's records with a real event time into
+ * wrk_ev and insert them with one statement; sets rec->inserted and bulk[i].
+ * Records with an inferred time keep the per-record path (their key check).
+ * -1 with errstr and *is_content on failure. */
+static int bulk_events(struct wrk_store *st, struct wrk_rec *recs, size_t n, char *bulk, char *errstr,
+                       size_t errlen, int *is_content) {
+    struct cbuf b = {0};
+    size_t rows = 0;
+    *is_content = 0;
+    for (size_t i = 0; i < n; i++) {
+        bulk[i] = 0;
+        if (recs[i].poison) continue;
+        int inferred;
+        (void)rec_time(&recs[i], &inferred);
+        if (inferred) continue;
+        struct evbuf eb;
+        const char *v[30];
+        ev_values(&recs[i], &eb, v);
+        char idx[24];
+        snprintf(idx, sizeof(idx), "%zu", i);
+        if (cb_field(&b, idx, '\t') < 0) goto oom;
+        for (int k = 0; k < 30; k++)
+            if (cb_field(&b, v[k], k == 29 ? '\n' : '\t') < 0) goto oom;
+        bulk[i] = 1;
+        recs[i].inserted = 0;
+        rows++;
+    }
+    if (!rows) {
+        free(b.p);
+        return 0;
+    }
+    PGresult *r = PQexec(st->conn, "COPY wrk_ev FROM STDIN");
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        errmsg(st, r, "copy events", errstr, errlen);
+        PQclear(r);
+        free(b.p);
+        return -1;
+    }
+    PQclear(r);
+    int ok = PQputCopyData(st->conn, b.p, (int)b.len) == 1;
+    free(b.p);
+    if (PQputCopyEnd(st->conn, ok ? NULL : "client error") != 1) ok = 0;
+    int failed = 0;
+    while ((r = PQgetResult(st->conn))) {
+        if (!failed && PQresultStatus(r) != PGRES_COMMAND_OK) {
+            errmsg(st, r, "copy events", errstr, errlen);
+            *is_content = content_error(r);
+            failed = 1;
+        }
+        PQclear(r);
+    }
+    if (!ok && !failed) snprintf(errstr, errlen, "copy events: %s", PQerrorMessage(st->conn));
+    if (!ok || failed) return -1;
+    r = PQexec(st->conn, EV_INSERT);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        errmsg(st, r, "insert events", errstr, errlen);
+        *is_content = content_error(r);
+        PQclear(r);
+        return -1;
+    }
+    for (int k = 0; k < PQntuples(r); k++) {
+        long i = strtol(PQgetvalue(r, k, 0), NULL, 10);
+        if (i >= 0 && (size_t)i < n) recs[i].inserted = 1;
+    }
+    PQclear(r);
+    return 0;
+oom:
+    free(b.p);
+    snprintf(errstr, errlen, "out of memory");
+    return -1;
+}
+
 /* ---- the batch ------------------------------------------------------------------------------ */
 
 enum wrk_status wrk_store_begin(struct wrk_store *st, struct wrk_rec *recs, size_t n,
                                 struct wrk_store_stats *stats, char *errstr, size_t errlen) {
     struct sess *ss = NULL;
+    char *bulk = NULL; /* bulk[i]: record i's events row went through bulk_events */
     size_t nss = 0;
     /* First without per-record savepoints (two round trips a record); a
      * record that PostgreSQL rejects for its content rolls the batch back and
@@ -764,9 +925,19 @@ again:
         if (ensure_day(st, rec_time(&recs[i], &inferred), errstr, errlen) < 0) goto retry;
     }
     ss = calloc(n ? n : 1, sizeof(*ss));
-    if (!ss) {
+    bulk = calloc(n ? n : 1, 1);
+    if (!ss || !bulk) {
         snprintf(errstr, errlen, "out of memory");
         goto retry;
+    }
+    if (!use_sp) {
+        char rerr[1024];
+        int is_content = 0;
+        if (bulk_events(st, recs, n, bulk, rerr, sizeof(rerr), &is_content) < 0) {
+            snprintf(errstr, errlen, "%s", rerr);
+            if (!is_content) goto retry;
+            goto redo; /* a row PostgreSQL rejects: find it record by record */
+        }
     }
     for (size_t i = 0; i < n; i++) {
         struct wrk_rec *rec = &recs[i];
@@ -774,22 +945,12 @@ again:
         char rerr[1024];
         int is_content = 0;
         if (use_sp && simple(st, "SAVEPOINT rec", errstr, errlen) < 0) goto retry;
-        if (store_rec(st, rec, rerr, sizeof(rerr), &is_content, stats) < 0) {
+        if (store_rec(st, rec, !use_sp && bulk[i], rerr, sizeof(rerr), &is_content, stats) < 0) {
             if (!is_content) {
                 snprintf(errstr, errlen, "%s", rerr);
                 goto retry;
             }
-            if (!use_sp) {
-                if (simple(st, "ROLLBACK", errstr, errlen) < 0) goto retry;
-                st->ndays = 0; /* partitions created in the rolled-back transaction */
-                free(ss);
-                ss = NULL;
-                nss = 0;
-                for (size_t j = 0; j < n; j++)
-                    recs[j].inserted = 0;
-                use_sp = 1;
-                goto again;
-            }
+            if (!use_sp) goto redo;
             if (simple(st, "ROLLBACK TO SAVEPOINT rec", errstr, errlen) < 0) goto retry;
             char reason[1100];
             snprintf(reason, sizeof(reason), "postgres: %s", rerr);
@@ -852,9 +1013,23 @@ again:
     for (size_t i = 0; i < n; i++)
         if (recs[i].poison && store_error(st, &recs[i], errstr, errlen) < 0) goto retry;
     free(ss);
+    free(bulk);
     return WRK_OK;
+redo:
+    if (simple(st, "ROLLBACK", errstr, errlen) < 0) goto retry;
+    st->ndays = 0; /* partitions created in the rolled-back transaction */
+    free(ss);
+    free(bulk);
+    ss = NULL;
+    bulk = NULL;
+    nss = 0;
+    for (size_t j = 0; j < n; j++)
+        recs[j].inserted = 0;
+    use_sp = 1;
+    goto again;
 retry:
     free(ss);
+    free(bulk);
     if (st->conn && PQstatus(st->conn) == CONNECTION_OK) {
         char e2[256];
         if (simple(st, "ROLLBACK", e2, sizeof(e2)) < 0) wrk_store_disconnect(st);

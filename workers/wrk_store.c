@@ -228,6 +228,34 @@ static const char EV_DDL[] =
     " agent_version text, is_error text, input_tokens text, output_tokens text, cache_creation_tokens text,"
     " cache_read_tokens text, text_content text, observed_time text, raw text) ON COMMIT DELETE ROWS";
 
+/* The batch's tool_use blocks (of bulk records). */
+static const char TU_DDL[] =
+    "CREATE TEMP TABLE IF NOT EXISTS wrk_tu (i int NOT NULL, tenant text, tool_use_id text, event_time text,"
+    " session_id text, event_id text, tool_name text, tool_category text, is_sidechain text,"
+    " input_summary text, path text, action text, ins text) ON COMMIT DELETE ROWS";
+
+/* The per-record ins_tool, apply_pending and ins_file as set statements,
+ * in that order (see bulk_tools). Results stay per record: a join of a
+ * temp table against every tool_calls partition picked the (tenant) prefix
+ * of an index and cost more than the per-record UPDATEs. */
+static const char *const TOOL_SQL[] = {
+    "INSERT INTO tool_calls (tenant, tool_use_id, event_time, session_id, event_id, tool_name, tool_category,"
+    " is_sidechain, input_summary) SELECT tenant, tool_use_id, event_time::timestamptz, session_id, event_id,"
+    " tool_name, tool_category, is_sidechain::boolean, input_summary FROM wrk_tu ORDER BY i"
+    " ON CONFLICT DO NOTHING",
+    "WITH p AS (DELETE FROM tool_results_pending tp USING (SELECT DISTINCT tenant, tool_use_id FROM wrk_tu) w"
+    " WHERE tp.tenant = w.tenant AND tp.tool_use_id = w.tool_use_id"
+    " RETURNING tp.tenant, tp.tool_use_id, tp.result_time, tp.is_error, tp.error_excerpt)"
+    " UPDATE tool_calls t SET result_time = p.result_time, is_error = p.is_error,"
+    " error_excerpt = p.error_excerpt,"
+    " duration_ms = GREATEST(0, (extract(epoch FROM p.result_time - t.event_time) * 1000)::bigint)"
+    " FROM p WHERE t.tenant = p.tenant AND t.tool_use_id = p.tool_use_id",
+    "INSERT INTO session_files AS f (tenant, session_id, path, action, count)"
+    " SELECT tenant, session_id, path, action, count(*) FROM wrk_tu"
+    " WHERE ins = 't' AND action IS NOT NULL AND path <> '' GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"
+    " ON CONFLICT (tenant, session_id, path, action) DO UPDATE SET count = f.count + EXCLUDED.count",
+    NULL};
+
 static const char EV_INSERT[] =
     "WITH ins AS (INSERT INTO events (tenant, event_id, event_time, time_inferred, session_id, host, os_user,"
     " source_path, file_id, source_offset, type, subtype, uuid, parent_uuid, is_sidechain, agent_id,"
@@ -285,7 +313,8 @@ int wrk_store_connect(struct wrk_store *st, char *errstr, size_t errlen) {
     st->conn = obs_pg_connect(st->url, "obs-worker", 5, errstr, errlen);
     if (!st->conn) return -1;
     /* Per-batch roll-up deltas (see "usage_delta"); emptied by every COMMIT. */
-    if (simple(st, DELTA_DDL, errstr, errlen) < 0 || simple(st, EV_DDL, errstr, errlen) < 0) {
+    if (simple(st, DELTA_DDL, errstr, errlen) < 0 || simple(st, EV_DDL, errstr, errlen) < 0 ||
+        simple(st, TU_DDL, errstr, errlen) < 0) {
         wrk_store_disconnect(st);
         return -1;
     }
@@ -638,6 +667,7 @@ static int store_rec(struct wrk_store *st, struct wrk_rec *rec, int bulk, char *
     PQclear(r);
 rest:
     (void)t;
+    if (bulk) goto results; /* tool uses went through bulk_tools */
 
     for (size_t i = 0; i < ln->nuses; i++) {
         const struct wrk_tool_use *tu = &ln->uses[i];
@@ -665,6 +695,7 @@ rest:
             PQclear(r);
         }
     }
+results:
     for (size_t i = 0; i < ln->nresults; i++) {
         const struct wrk_tool_result *tr = &ln->results[i];
         const char *uv[5] = {ev->tenant, tr->tool_use_id, t_iso, tf(tr->is_error), tr->excerpt};
@@ -829,6 +860,31 @@ static int cb_field(struct cbuf *b, const char *s, char sep) {
     return 0;
 }
 
+/* COPY b into a temp table (sql: "COPY t FROM STDIN"). */
+static int copy_in(struct wrk_store *st, const char *sql, const struct cbuf *b, char *errstr, size_t errlen,
+                   int *is_content) {
+    PGresult *r = PQexec(st->conn, sql);
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        errmsg(st, r, "copy", errstr, errlen);
+        PQclear(r);
+        return -1;
+    }
+    PQclear(r);
+    int ok = PQputCopyData(st->conn, b->p, (int)b->len) == 1;
+    if (PQputCopyEnd(st->conn, ok ? NULL : "client error") != 1) ok = 0;
+    int failed = 0;
+    while ((r = PQgetResult(st->conn))) {
+        if (!failed && PQresultStatus(r) != PGRES_COMMAND_OK) {
+            errmsg(st, r, "copy", errstr, errlen);
+            *is_content = content_error(r);
+            failed = 1;
+        }
+        PQclear(r);
+    }
+    if (!ok && !failed) snprintf(errstr, errlen, "copy: %s", PQerrorMessage(st->conn));
+    return ok && !failed ? 0 : -1;
+}
+
 /* COPY the events rows of the batch's records with a real event time into
  * wrk_ev and insert them with one statement; sets rec->inserted and bulk[i].
  * Records with an inferred time keep the per-record path (their key check).
@@ -860,28 +916,10 @@ static int bulk_events(struct wrk_store *st, struct wrk_rec *recs, size_t n, cha
         free(b.p);
         return 0;
     }
-    PGresult *r = PQexec(st->conn, "COPY wrk_ev FROM STDIN");
-    if (PQresultStatus(r) != PGRES_COPY_IN) {
-        errmsg(st, r, "copy events", errstr, errlen);
-        PQclear(r);
-        free(b.p);
-        return -1;
-    }
-    PQclear(r);
-    int ok = PQputCopyData(st->conn, b.p, (int)b.len) == 1;
+    int rc = copy_in(st, "COPY wrk_ev FROM STDIN", &b, errstr, errlen, is_content);
     free(b.p);
-    if (PQputCopyEnd(st->conn, ok ? NULL : "client error") != 1) ok = 0;
-    int failed = 0;
-    while ((r = PQgetResult(st->conn))) {
-        if (!failed && PQresultStatus(r) != PGRES_COMMAND_OK) {
-            errmsg(st, r, "copy events", errstr, errlen);
-            *is_content = content_error(r);
-            failed = 1;
-        }
-        PQclear(r);
-    }
-    if (!ok && !failed) snprintf(errstr, errlen, "copy events: %s", PQerrorMessage(st->conn));
-    if (!ok || failed) return -1;
+    if (rc < 0) return -1;
+    PGresult *r;
     r = PQexec(st->conn, EV_INSERT);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         errmsg(st, r, "insert events", errstr, errlen);
@@ -897,6 +935,69 @@ static int bulk_events(struct wrk_store *st, struct wrk_rec *recs, size_t n, cha
     return 0;
 oom:
     free(b.p);
+    snprintf(errstr, errlen, "out of memory");
+    return -1;
+}
+
+/* The tool_use blocks of the bulk records (bulk[i]), after bulk_events:
+ * COPYed into wrk_tu, then TOOL_SQL; their results follow record by record
+ * (store_rec). Order within the batch does not change the outcome: a result
+ * that precedes its use in the batch is parked as pending and picked up by
+ * the use, as before. The pending join against the partitioned tool_calls is
+ * a nested loop driven by the (usually empty) pending rows. */
+static int bulk_tools(struct wrk_store *st, struct wrk_rec *recs, size_t n, const char *bulk, char *errstr,
+                      size_t errlen, int *is_content) {
+    struct cbuf u = {0};
+    size_t nu = 0;
+    *is_content = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!bulk[i]) continue;
+        const struct wrk_rec *rec = &recs[i];
+        const struct wrk_line *ln = &rec->line;
+        int inferred;
+        char t_iso[32], idx[24];
+        iso(rec_time(rec, &inferred), t_iso);
+        snprintf(idx, sizeof(idx), "%zu", i);
+        for (size_t k = 0; k < ln->nuses; k++) {
+            const struct wrk_tool_use *tu = &ln->uses[k];
+            const char *v[13] = {idx,
+                                 rec->ev.tenant,
+                                 tu->id,
+                                 t_iso,
+                                 rec->ev.session_id,
+                                 rec->ev.event_id,
+                                 tu->name,
+                                 tool_category(tu->name),
+                                 tf(ln->is_sidechain),
+                                 tu->summary,
+                                 tu->path,
+                                 wrk_file_action(tu->name),
+                                 tf(rec->inserted)};
+            for (int c = 0; c < 13; c++)
+                if (cb_field(&u, v[c], c == 12 ? '\n' : '\t') < 0) goto oom;
+            nu++;
+        }
+    }
+    int rc = 0;
+    if (nu && copy_in(st, "COPY wrk_tu FROM STDIN", &u, errstr, errlen, is_content) < 0) rc = -1;
+    free(u.p);
+    if (rc < 0) return -1;
+    if (!nu) return 0;
+    if (simple(st, "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off", errstr, errlen) < 0)
+        return -1;
+    for (int k = 0; TOOL_SQL[k]; k++) {
+        PGresult *res = PQexec(st->conn, TOOL_SQL[k]);
+        if (!res_ok(res)) {
+            errmsg(st, res, "tool calls", errstr, errlen);
+            *is_content = content_error(res);
+            PQclear(res);
+            return -1;
+        }
+        PQclear(res);
+    }
+    return simple(st, "RESET enable_hashjoin; RESET enable_mergejoin", errstr, errlen);
+oom:
+    free(u.p);
     snprintf(errstr, errlen, "out of memory");
     return -1;
 }
@@ -933,7 +1034,8 @@ again:
     if (!use_sp) {
         char rerr[1024];
         int is_content = 0;
-        if (bulk_events(st, recs, n, bulk, rerr, sizeof(rerr), &is_content) < 0) {
+        if (bulk_events(st, recs, n, bulk, rerr, sizeof(rerr), &is_content) < 0 ||
+            bulk_tools(st, recs, n, bulk, rerr, sizeof(rerr), &is_content) < 0) {
             snprintf(errstr, errlen, "%s", rerr);
             if (!is_content) goto retry;
             goto redo; /* a row PostgreSQL rejects: find it record by record */

@@ -37,7 +37,8 @@ OBS_WATCH_ROOTS="$work/projects" OBS_KAFKA_TOPIC=$topic OBS_CHECKPOINT_PATH="$wo
     OBS_LOG_LEVEL=warn build/bin/obs-producer --once
 
 # run_workers N DB: start N workers on a fresh group, wait until every line is
-# stored, print events/s; peak RSS of worker 1 in RSS_MIB.
+# stored, print events/s; peak RSS of worker 1 (MiB) into $work/rss-N (the
+# function runs in a command substitution, so a variable would be lost).
 run_workers() {
     local n=$1 db=$2 pids=() t0 t1 got i
     t0=$(date +%s.%N)
@@ -58,19 +59,20 @@ run_workers() {
         sleep 0.5
     done
     t1=$(date +%s.%N)
+    echo "$RSS_MIB" >"$work/rss-$n"
     kill -TERM "${pids[@]}"
     wait "${pids[@]}" || true
     echo "$lines / ($t1 - $t0)" | bc -l
 }
 
 rm -f "$out"
-declare -A eps
+declare -A eps rss
 for n in ${BENCH_WORKERS:-1 2 4}; do
     d=obs_bench_w${n}_$stamp
     dbs+=("$d")
     db=$(obs_test_db "$d")
     eps[$n]=$(run_workers "$n" "$db")
-    rss[$n]=$RSS_MIB
+    rss[$n]=$(cat "$work/rss-$n")
     printf 'bench/workers: %d worker(s): %.0f events/s\n' "$n" "${eps[$n]}"
     [ "$n" = 1 ] && db1=$db
 done

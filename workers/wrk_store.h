@@ -3,8 +3,11 @@
  * ccusage-20 rule), sessions (advanced by new rows only), ingest_errors.
  *
  * Usage: wrk_store_begin() runs everything but COMMIT and marks records that
- * PostgreSQL rejects for their content as poison (each record runs under a
- * savepoint); the caller then publishes poison records to the DLQ and calls
+ * PostgreSQL rejects for their content as poison: the batch is first written
+ * in bulk (COPY into temp tables, set-wise inserts); if PostgreSQL rejects any
+ * content, it is rolled back and redone with a savepoint around each record
+ * (docs/adr/0022-worker-bulk-insert.md); the caller then publishes poison
+ * records to the DLQ and calls
  * wrk_store_commit(). Any other failure returns WRK_RETRY with the
  * transaction rolled back: the caller keeps the batch and retries. */
 #ifndef WRK_STORE_H

@@ -234,6 +234,18 @@ static const char TU_DDL[] =
     " session_id text, event_id text, tool_name text, tool_category text, is_sidechain text,"
     " input_summary text, path text, action text, ins text) ON COMMIT DELETE ROWS";
 
+/* The batch's usage rows (ADR 0022): one row per usage key, reduced in C
+ * with wrk_usage_should_replace in batch order, then compared against the
+ * stored row with the same rule in SQL (US_SQL). total is wrk_usage_total. */
+static const char US_DDL[] =
+    "CREATE TEMP TABLE IF NOT EXISTS wrk_us (i int NOT NULL, tenant text, usage_key text, message_id text,"
+    " request_id text, session_id text, event_id text, event_time text, model text, project text,"
+    " os_user text, host text, is_sidechain text, input_tokens text, output_tokens text,"
+    " cache_creation_tokens text, cache_creation_5m_tokens text, cache_creation_1h_tokens text,"
+    " cache_read_tokens text, has_speed text, cost_usd text, price_version text, source_path text,"
+    " source_offset text, total text, ins boolean NOT NULL DEFAULT false, chg boolean NOT NULL DEFAULT false)"
+    " ON COMMIT DELETE ROWS";
+
 /* The per-record ins_tool, apply_pending and ins_file as set statements,
  * in that order (see bulk_tools). Results stay per record: a join of a
  * temp table against every tool_calls partition picked the (tenant) prefix
@@ -314,7 +326,7 @@ int wrk_store_connect(struct wrk_store *st, char *errstr, size_t errlen) {
     if (!st->conn) return -1;
     /* Per-batch roll-up deltas (see "usage_delta"); emptied by every COMMIT. */
     if (simple(st, DELTA_DDL, errstr, errlen) < 0 || simple(st, EV_DDL, errstr, errlen) < 0 ||
-        simple(st, TU_DDL, errstr, errlen) < 0) {
+        simple(st, TU_DDL, errstr, errlen) < 0 || simple(st, US_DDL, errstr, errlen) < 0) {
         wrk_store_disconnect(st);
         return -1;
     }
@@ -638,8 +650,8 @@ static void ev_values(const struct wrk_rec *rec, struct evbuf *b, const char *v[
 /* Write one record (events unless bulk: the bulk path already inserted its
  * row and set rec->inserted; tool calls, usage). -1 with errstr and
  * *is_content on failure. */
-static int store_rec(struct wrk_store *st, struct wrk_rec *rec, int bulk, char *errstr, size_t errlen,
-                     int *is_content, struct wrk_store_stats *stats) {
+static int store_rec(struct wrk_store *st, struct wrk_rec *rec, int bulk, char *defer, char *errstr,
+                     size_t errlen, int *is_content, struct wrk_store_stats *stats) {
     const struct wrk_line *ln = &rec->line;
     const struct obs_event *ev = &rec->ev;
     int inferred;
@@ -710,6 +722,10 @@ results:
             if (!res_ok(r)) FAIL(r, "insert pending result");
             PQclear(r);
         }
+    }
+    if (ln->usage_countable && defer) {
+        *defer = 1; /* bulk_usage, after the loop */
+        return 0;
     }
     if (ln->usage_countable) return store_usage(st, rec, t_iso, errstr, errlen, is_content, stats);
     return 0;
@@ -1002,12 +1018,221 @@ oom:
     return -1;
 }
 
+/* ---- bulk usage ------------------------------------------------------------------------------ */
+
+#define US_COLS                                                                                              \
+    " message_id, request_id, session_id, event_id, event_time, model, project, os_user, host, "             \
+    "is_sidechain,"                                                                                          \
+    " input_tokens, output_tokens, cache_creation_tokens, cache_creation_5m_tokens, "                        \
+    "cache_creation_1h_tokens,"                                                                              \
+    " cache_read_tokens, has_speed, cost_usd, price_version, source_path, source_offset"
+#define US_VALS                                                                                              \
+    " w.message_id, w.request_id, w.session_id, w.event_id, w.event_time::timestamptz, w.model, w.project,"  \
+    " w.os_user, w.host, w.is_sidechain::boolean, w.input_tokens::bigint, w.output_tokens::bigint,"          \
+    " w.cache_creation_tokens::bigint, w.cache_creation_5m_tokens::bigint,"                                  \
+    " w.cache_creation_1h_tokens::bigint, w.cache_read_tokens::bigint, w.has_speed::boolean,"                \
+    " w.cost_usd::numeric, w.price_version, w.source_path, w.source_offset::bigint"
+/* wrk_usage_should_replace(candidate w, kept m), as get_usage reads m. */
+#define US_REPLACE                                                                                           \
+    " (CASE WHEN w.is_sidechain::boolean <> m.is_sidechain THEN m.is_sidechain"                              \
+    " WHEN w.total::bigint <> coalesce(m.input_tokens + m.output_tokens + m.cache_creation_tokens"           \
+    " + m.cache_read_tokens, 0) THEN w.total::bigint > coalesce(m.input_tokens + m.output_tokens"            \
+    " + m.cache_creation_tokens + m.cache_read_tokens, 0)"                                                   \
+    " WHEN w.has_speed::boolean <> m.has_speed THEN w.has_speed::boolean"                                    \
+    " WHEN coalesce(w.source_path, '') COLLATE \"C\" <> coalesce(m.source_path, E'\\x7f') COLLATE \"C\""     \
+    " THEN coalesce(w.source_path, '') COLLATE \"C\" < coalesce(m.source_path, E'\\x7f') COLLATE \"C\""      \
+    " ELSE w.source_offset::bigint < coalesce(m.source_offset, 9223372036854775807) END)"
+#define US_DELTA_COLS                                                                                        \
+    " INSERT INTO wrk_delta (tenant, session_id, day, project, model, os_user, host, in_session, in_daily,"  \
+    " messages, input, output, cc, cr, cost, sub_cost)"
+
+/* ins_usage, get_usage (lock), usage_delta(-1) + upd_usage, usage_final as
+ * set statements, in that order. */
+static const char *const US_SQL[] = {
+    "WITH i AS (INSERT INTO message_usage (tenant, usage_key," US_COLS
+    ") SELECT w.tenant, w.usage_key," US_VALS
+    " FROM wrk_us w ORDER BY w.tenant, w.usage_key ON CONFLICT DO NOTHING RETURNING tenant, usage_key)"
+    " UPDATE wrk_us w SET ins = true, chg = true FROM i WHERE w.tenant = i.tenant AND w.usage_key = "
+    "i.usage_key",
+    "SELECT 1 FROM message_usage m JOIN wrk_us w ON m.tenant = w.tenant AND m.usage_key = w.usage_key"
+    " WHERE NOT w.ins ORDER BY m.tenant, m.usage_key FOR UPDATE OF m",
+    US_DELTA_COLS
+    " SELECT m.tenant, m.session_id, (m.event_time AT TIME ZONE 'UTC')::date,"
+    " coalesce(m.project, ''), coalesce(m.model, ''), m.os_user, m.host, true, NOT m.btw_replay, -1,"
+    " -m.input_tokens, -m.output_tokens, -m.cache_creation_tokens, -m.cache_read_tokens, -m.cost_usd,"
+    " CASE WHEN m.is_sidechain OR m.source_path LIKE '%/subagents/%' THEN -m.cost_usd ELSE 0 END"
+    " FROM message_usage m JOIN wrk_us w ON m.tenant = w.tenant AND m.usage_key = w.usage_key"
+    " WHERE NOT w.ins AND" US_REPLACE,
+    "WITH u AS (UPDATE message_usage m SET (" US_COLS ") = (" US_VALS ") FROM wrk_us w"
+    " WHERE m.tenant = w.tenant AND m.usage_key = w.usage_key AND NOT w.ins AND" US_REPLACE
+    " RETURNING m.tenant, m.usage_key)"
+    " UPDATE wrk_us w SET chg = true FROM u WHERE w.tenant = u.tenant AND w.usage_key = u.usage_key",
+    "WITH me AS (UPDATE message_usage m SET btw_replay = m.is_sidechain AND EXISTS (SELECT 1 FROM"
+    " message_usage o WHERE o.tenant = m.tenant AND o.message_id = m.message_id AND NOT o.is_sidechain"
+    " AND o.request_id IS DISTINCT FROM m.request_id) FROM wrk_us w WHERE w.chg AND m.tenant = w.tenant"
+    " AND m.usage_key = w.usage_key RETURNING m.*)" US_DELTA_COLS
+    " SELECT tenant, session_id, (event_time AT TIME ZONE 'UTC')::date, coalesce(project, ''),"
+    " coalesce(model, ''), os_user, host, true, NOT btw_replay, 1, input_tokens, output_tokens,"
+    " cache_creation_tokens, cache_read_tokens, cost_usd, CASE WHEN is_sidechain OR source_path LIKE"
+    " '%/subagents/%' THEN cost_usd ELSE 0 END FROM me",
+    "WITH oth AS (UPDATE message_usage m SET btw_replay = true FROM (SELECT DISTINCT tenant, message_id,"
+    " request_id FROM wrk_us WHERE chg AND NOT is_sidechain::boolean) w WHERE m.tenant = w.tenant"
+    " AND m.message_id = w.message_id AND m.is_sidechain AND m.request_id IS DISTINCT FROM w.request_id"
+    " AND NOT m.btw_replay RETURNING m.*)" US_DELTA_COLS
+    " SELECT tenant, session_id, (event_time AT TIME ZONE 'UTC')::date, coalesce(project, ''),"
+    " coalesce(model, ''), os_user, host, false, true, -1, -input_tokens, -output_tokens,"
+    " -cache_creation_tokens, -cache_read_tokens, -cost_usd, 0 FROM oth",
+    NULL};
+
+struct ucand {
+    size_t i;
+    const char *tenant;
+    char key[1024];
+};
+
+static int ucand_cmp(const void *a, const void *b) {
+    const struct ucand *x = a, *y = b;
+    int c = strcmp(x->tenant, y->tenant);
+    if (!c) c = strcmp(x->key, y->key);
+    if (!c) c = x->i < y->i ? -1 : x->i > y->i;
+    return c;
+}
+
+static void ucopy(const struct wrk_rec *rec, struct wrk_usage_copy *c) {
+    c->is_sidechain = rec->line.is_sidechain;
+    c->total = wrk_usage_total(&rec->line.usage);
+    c->has_speed = rec->line.usage.has_speed;
+    c->source_path = rec->ev.source_path;
+    c->source_offset = rec->ev.source_offset;
+}
+
+/* The usage rows of the records marked in defer (non-savepoint path): rows
+ * with a message.id go through wrk_us and US_SQL; "line:" keys (no
+ * message.id, whose /btw check depends on the order) keep store_usage, in
+ * batch order. The end state and the roll-up deltas are those of the
+ * per-record path: intermediate copies of a key only add -1/+1 pairs that
+ * cancel, and a sidechain row's /btw flag ends the same whether the
+ * non-sidechain copy is seen by its own check or flips it afterwards. */
+static int bulk_usage(struct wrk_store *st, struct wrk_rec *recs, size_t n, const char *defer, char *errstr,
+                      size_t errlen, int *is_content, struct wrk_store_stats *stats) {
+    struct cbuf b = {0};
+    struct ucand *c = calloc(n ? n : 1, sizeof(*c));
+    size_t nc = 0;
+    *is_content = 0;
+    if (!c) goto oom;
+    for (size_t i = 0; i < n; i++) {
+        if (!defer[i] || !recs[i].line.message_id) continue;
+        c[nc].i = i;
+        c[nc].tenant = recs[i].ev.tenant ? recs[i].ev.tenant : "";
+        wrk_usage_key(recs[i].line.message_id, recs[i].line.request_id, recs[i].ev.event_id, c[nc].key,
+                      sizeof(c[nc].key));
+        nc++;
+    }
+    qsort(c, nc, sizeof(*c), ucand_cmp);
+    size_t rows = 0;
+    for (size_t g = 0; g < nc;) {
+        size_t e = g + 1, win = g;
+        while (e < nc && !strcmp(c[e].tenant, c[g].tenant) && !strcmp(c[e].key, c[g].key)) {
+            struct wrk_usage_copy cand, kept;
+            ucopy(&recs[c[e].i], &cand);
+            ucopy(&recs[c[win].i], &kept);
+            if (wrk_usage_should_replace(&cand, &kept)) win = e;
+            e++;
+        }
+        const struct wrk_rec *rec = &recs[c[win].i];
+        const struct wrk_line *ln = &rec->line;
+        const struct wrk_usage *u = &ln->usage;
+        int inferred;
+        char idx[24], t_iso[32], in[24], out[24], cc[24], c5[24], c1[24], cr[24], cost[40], off[24], tot[24];
+        snprintf(idx, sizeof(idx), "%zu", c[win].i);
+        iso(rec_time(rec, &inferred), t_iso);
+        snprintf(in, sizeof(in), "%" PRId64, u->input);
+        snprintf(out, sizeof(out), "%" PRId64, u->output);
+        snprintf(cc, sizeof(cc), "%" PRId64, u->cache_creation);
+        snprintf(c5, sizeof(c5), "%" PRId64, u->cache_5m);
+        snprintf(c1, sizeof(c1), "%" PRId64, u->cache_1h);
+        snprintf(cr, sizeof(cr), "%" PRId64, u->cache_read);
+        snprintf(cost, sizeof(cost), "%.12f", wrk_usage_cost(st->prices, ln->model, u));
+        snprintf(off, sizeof(off), "%" PRId64, rec->ev.source_offset);
+        snprintf(tot, sizeof(tot), "%" PRId64, wrk_usage_total(u));
+        const char *v[25] = {idx,
+                             rec->ev.tenant,
+                             c[win].key,
+                             ln->message_id,
+                             ln->request_id,
+                             rec->ev.session_id,
+                             rec->ev.event_id,
+                             t_iso,
+                             ln->model,
+                             ln->cwd,
+                             rec->ev.user,
+                             rec->ev.host,
+                             tf(ln->is_sidechain),
+                             in,
+                             out,
+                             cc,
+                             c5,
+                             c1,
+                             cr,
+                             tf(u->has_speed),
+                             cost,
+                             st->prices->version,
+                             rec->ev.source_path,
+                             off,
+                             tot};
+        for (int k = 0; k < 25; k++)
+            if (cb_field(&b, v[k], k == 24 ? '\n' : '\t') < 0) goto oom;
+        rows++;
+        g = e;
+    }
+    free(c);
+    c = NULL;
+    if (rows) {
+        int rc = copy_in(st,
+                         "COPY wrk_us (i, tenant, usage_key, message_id, request_id, session_id, event_id,"
+                         " event_time, model, project, os_user, host, is_sidechain, input_tokens,"
+                         " output_tokens, cache_creation_tokens, cache_creation_5m_tokens,"
+                         " cache_creation_1h_tokens, cache_read_tokens, has_speed, cost_usd, price_version,"
+                         " source_path, source_offset, total) FROM STDIN",
+                         &b, errstr, errlen, is_content);
+        free(b.p);
+        b.p = NULL;
+        if (rc < 0) return -1;
+        for (int k = 0; US_SQL[k]; k++) {
+            PGresult *res = PQexec(st->conn, US_SQL[k]);
+            if (!res_ok(res)) {
+                errmsg(st, res, "usage", errstr, errlen);
+                *is_content = content_error(res);
+                PQclear(res);
+                return -1;
+            }
+            if (k == 0 || k == 3) stats->usage_kept += strtoull(PQcmdTuples(res), NULL, 10);
+            PQclear(res);
+        }
+    }
+    free(b.p);
+    for (size_t i = 0; i < n; i++) {
+        if (!defer[i] || recs[i].line.message_id) continue;
+        int inferred;
+        char t_iso[32];
+        iso(rec_time(&recs[i], &inferred), t_iso);
+        if (store_usage(st, &recs[i], t_iso, errstr, errlen, is_content, stats) < 0) return -1;
+    }
+    return 0;
+oom:
+    free(c);
+    free(b.p);
+    snprintf(errstr, errlen, "out of memory");
+    return -1;
+}
+
 /* ---- the batch ------------------------------------------------------------------------------ */
 
 enum wrk_status wrk_store_begin(struct wrk_store *st, struct wrk_rec *recs, size_t n,
                                 struct wrk_store_stats *stats, char *errstr, size_t errlen) {
     struct sess *ss = NULL;
-    char *bulk = NULL; /* bulk[i]: record i's events row went through bulk_events */
+    char *bulk = NULL;  /* bulk[i]: record i's events row went through bulk_events */
+    char *defer = NULL; /* defer[i]: record i's usage row goes through bulk_usage */
     size_t nss = 0;
     /* First without per-record savepoints (two round trips a record); a
      * record that PostgreSQL rejects for its content rolls the batch back and
@@ -1027,7 +1252,8 @@ again:
     }
     ss = calloc(n ? n : 1, sizeof(*ss));
     bulk = calloc(n ? n : 1, 1);
-    if (!ss || !bulk) {
+    defer = calloc(n ? n : 1, 1);
+    if (!ss || !bulk || !defer) {
         snprintf(errstr, errlen, "out of memory");
         goto retry;
     }
@@ -1047,7 +1273,8 @@ again:
         char rerr[1024];
         int is_content = 0;
         if (use_sp && simple(st, "SAVEPOINT rec", errstr, errlen) < 0) goto retry;
-        if (store_rec(st, rec, !use_sp && bulk[i], rerr, sizeof(rerr), &is_content, stats) < 0) {
+        if (store_rec(st, rec, !use_sp && bulk[i], use_sp ? NULL : &defer[i], rerr, sizeof(rerr), &is_content,
+                      stats) < 0) {
             if (!is_content) {
                 snprintf(errstr, errlen, "%s", rerr);
                 goto retry;
@@ -1069,6 +1296,15 @@ again:
             stats->inserted++;
         } else {
             stats->duplicates++;
+        }
+    }
+    if (!use_sp) {
+        char rerr[1024];
+        int is_content = 0;
+        if (bulk_usage(st, recs, n, defer, rerr, sizeof(rerr), &is_content, stats) < 0) {
+            snprintf(errstr, errlen, "%s", rerr);
+            if (!is_content) goto retry;
+            goto redo;
         }
     }
     /* sessions, in key order so concurrent workers lock rows in one order */
@@ -1116,14 +1352,17 @@ again:
         if (recs[i].poison && store_error(st, &recs[i], errstr, errlen) < 0) goto retry;
     free(ss);
     free(bulk);
+    free(defer);
     return WRK_OK;
 redo:
     if (simple(st, "ROLLBACK", errstr, errlen) < 0) goto retry;
     st->ndays = 0; /* partitions created in the rolled-back transaction */
     free(ss);
     free(bulk);
+    free(defer);
     ss = NULL;
     bulk = NULL;
+    defer = NULL;
     nss = 0;
     for (size_t j = 0; j < n; j++)
         recs[j].inserted = 0;
@@ -1132,6 +1371,7 @@ redo:
 retry:
     free(ss);
     free(bulk);
+    free(defer);
     if (st->conn && PQstatus(st->conn) == CONNECTION_OK) {
         char e2[256];
         if (simple(st, "ROLLBACK", e2, sizeof(e2)) < 0) wrk_store_disconnect(st);

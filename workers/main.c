@@ -115,6 +115,12 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         obs_info("group", "assigned %d partitions", parts->cnt);
         rd_kafka_assign(rk, parts);
+        /* A pause outlives the assignment in librdkafka: a partition paused
+         * while the database was down, revoked and assigned again would stay
+         * paused for good (found by tests/integration/chaos/test_pg_restart.py).
+         * New assignments start resumed; a batch that still finds the
+         * database down pauses them again. */
+        rd_kafka_resume_partitions(rk, parts);
         atomic_store(&g_joined, 1);
     } else {
         obs_info("group", "revoked %d partitions", parts->cnt);
@@ -123,6 +129,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
         rd_kafka_resp_err_t e = rd_kafka_commit(rk, NULL, 0);
         if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
             obs_warn("group", "commit on revoke: %s", rd_kafka_err2str(e));
+        rd_kafka_resume_partitions(rk, parts); /* do not leave a stale pause behind */
         rd_kafka_assign(rk, NULL);
         g_revoked = 1;
     }

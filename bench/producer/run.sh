@@ -13,6 +13,8 @@
 # BENCH_LAT_RATE/s (200) for BENCH_LAT_SECONDS (20) to a followed file, timed
 # from append until a consumer reads the record (an upper bound of
 # append -> ack), reported as ack_latency_p99_ms (goal: at most 100 ms).
+# Every topic it creates is deleted at the end, on failure too (EXIT trap,
+# bench/producer/delete_topics.c through librdkafka's admin API).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 cd "$BENCH_REPO"
@@ -21,8 +23,24 @@ command -v bc >/dev/null || apt-get install -y -qq bc >/dev/null
 bytes=${BENCH_BYTES:-1073741824}
 out=bench/results/producer.json
 work=${BENCH_WORK:-$(mktemp -d /var/tmp/obs-bench-producer.XXXXXX)}
-trap 'rm -rf "$work"; obs_stack_down' EXIT
+topics=()
+cleanup() {
+    if [ "${#topics[@]}" -gt 0 ] && [ -x "$work/delete_topics" ]; then
+        "$work/delete_topics" "$KAFKA_BOOTSTRAP" "${topics[@]}" >/dev/null ||
+            echo "bench/producer: could not delete topics: ${topics[*]}" >&2
+    fi
+    rm -rf "$work"
+    obs_stack_down
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 obs_stack_up
+cc -O2 -o "$work/delete_topics" bench/producer/delete_topics.c -lrdkafka
+# new_topic NAME: create NAME and NAME.dlq (6 partitions), remembered for cleanup.
+new_topic() {
+    topics+=("$1" "$1.dlq")
+    OBS_KAFKA_TOPIC=$1 OBS_KAFKA_DLQ_TOPIC=$1.dlq build/bin/obsctl topics ensure --partitions 6 2>/dev/null
+}
 
 echo "bench/producer: generating $((bytes >> 20)) MiB corpus in $work"
 python3 bench/gen_corpus.py "$work/projects" --bytes "$bytes" >/dev/null
@@ -53,8 +71,8 @@ kw=() kcpu=() krss=() pw=() pcpu=() prss=()
 for r in $(seq 1 "$repeat"); do
     kt=bench.kcat.$stamp.$r
     pt=bench.producer.$stamp.$r
-    OBS_KAFKA_TOPIC=$kt OBS_KAFKA_DLQ_TOPIC=$kt.dlq build/bin/obsctl topics ensure --partitions 6 2>/dev/null
-    OBS_KAFKA_TOPIC=$pt OBS_KAFKA_DLQ_TOPIC=$pt.dlq build/bin/obsctl topics ensure --partitions 6 2>/dev/null
+    new_topic "$kt"
+    new_topic "$pt"
     echo "bench/producer: run $r: kcat -P"
     measure KCAT bash -c "find '$work/projects' -name '*.jsonl' -print0 | xargs -0 cat | \
         kcat -P -b '$KAFKA_BOOTSTRAP' -t '$kt' -X enable.idempotence=true -X acks=all \
@@ -85,7 +103,7 @@ json_metric "$out" cpu_s_per_gb "$(echo "$MEAS_PROD_CPU / $gb" | bc -l)" kcat "$
 json_metric "$out" peak_rss_mib "$MEAS_PROD_RSS" kcat "$MEAS_KCAT_RSS" 0 "$MEAS_PROD_RSS" "make bench-producer  # goal: under 64 MiB; largest of $repeat runs"
 
 lt=bench.latency.$stamp
-OBS_KAFKA_TOPIC=$lt OBS_KAFKA_DLQ_TOPIC=$lt.dlq build/bin/obsctl topics ensure --partitions 6 2>/dev/null
+new_topic "$lt"
 rate=${BENCH_LAT_RATE:-200}
 secs=${BENCH_LAT_SECONDS:-20}
 port=${BENCH_LAT_PORT:-19181}

@@ -23,6 +23,7 @@
 #include "obs_metrics.h"
 #include "obs_util.h"
 #include "prod_ckpt.h"
+#include "prod_enc.h"
 #include "prod_path.h"
 #include "prod_redact.h"
 #include "prod_split.h"
@@ -140,6 +141,7 @@ struct prod_file {
     char *path;               /* absolute path (owned) */
     char *rel;                /* path relative to its root: source_path (owned) */
     char session[256];        /* Kafka key */
+    size_t session_len;       /* strlen(session) */
     uint64_t dev, ino;        /* identity on disk */
     char fp[PROD_FP_LEN];     /* fingerprint, "" until the first line is complete */
     char file_id[128];        /* dev:ino:fp */
@@ -198,7 +200,11 @@ struct prod {
     int kpipe[2];                          /* librdkafka wake-up pipe */
     rd_kafka_t *rk;                        /* producer */
     rd_kafka_topic_t *rkt;                 /* topic handle */
-    struct obs_codec *codec;               /* Avro encoder */
+    struct obs_codec *codec;               /* Avro encoder (reference; decoding of nothing) */
+    struct prod_enc enc;                   /* direct encoder, same bytes (ADR 0014) */
+    int enc_ok;                            /* 1: enc passed its self-check against codec */
+    int in_kpoll;                          /* inside kpoll(): dr_now may be shared */
+    double dr_now;                         /* obs_mono_s() for the reports of one kpoll(), 0: not read */
     struct prod_redact *redact;            /* redactor, NULL when off */
     struct prod_eid *eid;                  /* event-id hasher with the pumped file's prefix */
     struct prod_file *eid_pf;              /* the file eid's prefix belongs to (inside file_pump) */
@@ -274,6 +280,7 @@ static struct prod_file *file_add(struct prod *p, const char *path, const char *
     }
     if (prod_session_id(rel, pf->session, sizeof(pf->session)) < 0)
         obs_strlcpy(pf->session, rel, sizeof(pf->session));
+    pf->session_len = strlen(pf->session);
     prod_splitter_init(&pf->sp, 0, p->max_line);
     struct prod_ckpt_entry *e = prod_ckpt_find(&p->loaded, path);
     if (e) {
@@ -393,6 +400,15 @@ static void check_signal(struct prod *p) {
 
 /* ---- publishing ------------------------------------------------------------------ */
 
+/* rd_kafka_poll; the delivery reports it serves share one clock reading. */
+static int kpoll(struct prod *p, int timeout_ms) {
+    p->dr_now = 0;
+    p->in_kpoll = 1;
+    int n = rd_kafka_poll(p->rk, timeout_ms);
+    p->in_kpoll = 0;
+    return n;
+}
+
 /* Hand one record to librdkafka, polling while its queue is full (never
  * drops). Ownership of m passes to librdkafka on success (freed in
  * on_delivery); on failure it is freed here. Returns 0, or the
@@ -401,19 +417,24 @@ static rd_kafka_resp_err_t produce(struct prod *p, struct prod_msg *m, const str
     const void *val;
     size_t vlen;
     char errstr[256];
-    if (obs_codec_encode(p->codec, ev, &val, &vlen, errstr, sizeof(errstr)) < 0) {
-        obs_error("publish", "%s@%" PRIu64 ": encode: %s", m->pf->path, m->offset, errstr);
+    int bad = p->enc_ok ? prod_enc_event(&p->enc, ev, &val, &vlen)
+                        : obs_codec_encode(p->codec, ev, &val, &vlen, errstr, sizeof(errstr));
+    if (bad < 0) {
+        obs_error("publish", "%s@%" PRIu64 ": encode: %s", m->pf->path, m->offset,
+                  p->enc_ok ? "out of memory" : errstr);
         msg_free(p, m);
         return RD_KAFKA_RESP_ERR__BAD_MSG;
     }
     for (;;) {
+        /* The record's timestamp is the read time we already have (librdkafka
+         * would read the clock once more per message). */
         rd_kafka_resp_err_t err = rd_kafka_producev(
-            p->rk, RD_KAFKA_V_RKT(p->rkt), RD_KAFKA_V_KEY(m->pf->session, strlen(m->pf->session)),
+            p->rk, RD_KAFKA_V_RKT(p->rkt), RD_KAFKA_V_KEY(m->pf->session, m->pf->session_len),
             RD_KAFKA_V_VALUE((void *)val, vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_OPAQUE(m), RD_KAFKA_V_END);
+            RD_KAFKA_V_TIMESTAMP(ev->observed_time_ms), RD_KAFKA_V_OPAQUE(m), RD_KAFKA_V_END);
         if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            rd_kafka_poll(p->rk, 50); /* serve delivery reports, then retry */
-            check_signal(p);          /* a stop must not wait for a slow broker */
+            kpoll(p, 50);    /* serve delivery reports, then retry */
+            check_signal(p); /* a stop must not wait for a slow broker */
             if (atomic_load(&p->fatal) || atomic_load(&p->stop)) {
                 msg_free(p, m);
                 return atomic_load(&p->fatal) ? RD_KAFKA_RESP_ERR__FATAL : RD_KAFKA_RESP_ERR__QUEUE_FULL;
@@ -562,7 +583,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opa
             pf->q[idx].acked = 1;
             q_advance(p, pf);
         }
-        obs_metric_observe(p->m_latency, obs_mono_s() - m->t_read);
+        double now = p->in_kpoll && p->dr_now > 0 ? p->dr_now : obs_mono_s();
+        if (p->in_kpoll) p->dr_now = now; /* the reports of one poll are served together */
+        obs_metric_observe(p->m_latency, now - m->t_read);
         atomic_store(&p->ready, 1);
         msg_free(p, m);
         return;
@@ -908,10 +931,10 @@ static int run(struct prod *p) {
     double prev_t = start;
     rescan(p);
     while (!atomic_load(&p->stop) && !atomic_load(&p->fatal)) {
-        rd_kafka_poll(p->rk, 0);
+        kpoll(p, 0);
         housekeeping(p);
         int more = pump_all(p);
-        rd_kafka_poll(p->rk, 0);
+        kpoll(p, 0);
         double now = obs_mono_s();
         if (now >= next_ckpt) {
             if (p->ckpt_dirty) (void)ckpt_write(p);
@@ -1053,6 +1076,7 @@ static void prod_destroy(struct prod *p) {
         free(p->roots[i]);
     prod_ckpt_free(&p->loaded);
     obs_codec_destroy(p->codec);
+    prod_enc_free(&p->enc);
     obs_config_free(prod_opts, &p->cfg, &p->kv);
     while (p->msg_free) {
         struct prod_msg *m = p->msg_free;
@@ -1211,6 +1235,9 @@ int main(int argc, char **argv) {
         rc = 1;
         goto done;
     }
+    prod_enc_init(&p->enc, obs_codec_fingerprint(p->codec));
+    p->enc_ok = prod_enc_selfcheck(&p->enc, p->codec);
+    if (!p->enc_ok) obs_warn("start", "direct Avro encoder disagrees with the schema: using avro-c (slower)");
     if (!p->once) {
         p->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
         if (p->ifd < 0) obs_warn("watch", "inotify: %s (relying on the rescan)", strerror(errno));

@@ -3,7 +3,9 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "prod_redact.h"
 
+#include "obs_log.h"
 #include "obs_metrics.h"
+#include "obs_util.h"
 
 #include <jansson.h>
 #include <pcre2.h>
@@ -17,6 +19,8 @@
 #define PAIR_BITS 12   /* pair table: 4096 x 32 bits = 16 KiB, stays in L1 */
 /* Start of a token: not after a token character, except right after a JSON
  * escape (\n, \t, \u0027...), whose last character is a letter or digit. */
+#define JIT_STACK_MAX (2 * 1024 * 1024) /* PCRE2's default, 32 KiB, failed PEM bodies over ~2 KB */
+#define WARN_EVERY_S 10.0               /* at most one "rule could not be evaluated" warning per period */
 #define LB "(?:(?<=\\\\[nrtbf])|(?<=\\\\u[0-9A-Fa-f]{4})|(?<![A-Za-z0-9_-]))"
 
 struct rule {
@@ -26,6 +30,7 @@ struct rule {
     const char *need[MAX_NEED]; /* run only when one of these literals is present (NULL: always) */
     int need_ci;                /* 1: the literals match ASCII case-insensitively */
     struct obs_metric *metric;  /* observatory_producer_redactions_total{rule=...} */
+    struct obs_metric *errors;  /* observatory_producer_redaction_errors_total{rule=...} */
     int last;                   /* replacements in the last line */
 };
 
@@ -39,7 +44,13 @@ struct prod_redact {
     struct rule *rules;
     size_t nrules, caprules;
     pcre2_match_data *md;
-    struct buf b[2]; /* ping-pong output buffers */
+    pcre2_match_context *mc; /* carries the JIT stack */
+    pcre2_jit_stack *js;     /* up to JIT_STACK_MAX */
+    const char *last_error;  /* rule that could not be evaluated on the last line, or NULL */
+    unsigned long errors;    /* lines that fell back (whole life) */
+    unsigned long unwarned;  /* of which not yet logged */
+    double warned_at;        /* obs_mono_s() of the last warning */
+    struct buf b[2];         /* ping-pong output buffers */
     /* Literal pre-scan (one pass over the line for every rule's literals):
      * pairs[h(c0,c1)] has bit k set when needle k may start with c0 c1. */
     struct needle {
@@ -68,9 +79,14 @@ static const struct {
     const char *need[MAX_NEED]; /* literals, one of which every match contains */
     int need_ci;                /* the literals match case-insensitively ((?i) rules) */
 } builtin[] = {
+    /* The body is possessive (no backtracking state per character: the lazy
+     * form overflowed PCRE2's JIT stack on bodies over ~2 KB, so a 4096-bit
+     * key went out unredacted); it stops before an END line, or before the
+     * first byte that cannot be in a body (truncated key). */
     {"pem_private_key",
-     "-----BEGIN [A-Z ]*PRIVATE KEY-----(?:[A-Za-z0-9+/=:,. \\t\\r\\n-]|\\\\[nrt])*?"
-     "(?:-----END [A-Z ]*PRIVATE KEY-----|(?=\\\\[^nrt]|[^A-Za-z0-9+/=:,. \\t\\r\\n\\\\-]|\\z))",
+     "-----BEGIN [A-Z ]*PRIVATE KEY-----"
+     "(?:[A-Za-z0-9+/=:,. \\t\\r\\n]++|\\\\[nrt]|-(?!----END [A-Z ]*PRIVATE KEY-----))*+"
+     "(?:-----END [A-Z ]*PRIVATE KEY-----|(?=\\\\(?![nrt])|[^A-Za-z0-9+/=:,. \\t\\r\\n\\\\-]|\\z))",
      {"PRIVATE KEY", NULL},
      0},
     {"auth_header",
@@ -145,6 +161,8 @@ static int add_rule(struct prod_redact *r, const char *name, size_t nlen, const 
     snprintf(labels, sizeof(labels), "rule=\"%s\"", ru->name);
     ru->metric = obs_metrics_counter("observatory_producer_redactions_total", labels,
                                      "secrets replaced by [REDACTED:<rule>], by rule");
+    ru->errors = obs_metrics_counter("observatory_producer_redaction_errors_total", labels,
+                                     "lines on which the rule hit a PCRE2 limit (published metadata-only)");
     r->nrules++;
     return 0;
 }
@@ -217,7 +235,10 @@ struct prod_redact *prod_redact_create(int rules_enabled, int metadata_only, con
         if (user_rules && add_user_rules(r, user_rules, err, errlen) < 0) goto fail;
     }
     r->md = pcre2_match_data_create(32, NULL);
-    if (!r->md) {
+    r->mc = pcre2_match_context_create(NULL);
+    r->js = pcre2_jit_stack_create(32 * 1024, JIT_STACK_MAX, NULL);
+    if (r->mc && r->js) pcre2_jit_stack_assign(r->mc, NULL, r->js);
+    if (!r->md || !r->mc) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -233,6 +254,8 @@ void prod_redact_destroy(struct prod_redact *r) {
         pcre2_code_free(r->rules[i].code);
     free(r->rules);
     pcre2_match_data_free(r->md);
+    pcre2_match_context_free(r->mc);
+    pcre2_jit_stack_free(r->js);
     free(r->b[0].p);
     free(r->b[1].p);
     free(r->meta);
@@ -478,14 +501,17 @@ static int needed(const struct rule *ru, size_t i, uint64_t found) {
 }
 
 /* Run one rule over s; when it matched, the result is in out and the count
- * is returned; 0: no match (out untouched); -1: out of memory. */
+ * is returned; 0: no match (out untouched); -1: out of memory; -2: PCRE2
+ * gave up (match, depth, heap or JIT stack limit): the rule could not be
+ * evaluated, so s may still hold its secret. */
 static int apply(struct prod_redact *r, struct rule *ru, const char *s, size_t len, struct buf *out) {
     size_t start = 0, last = 0;
     int n = 0;
     while (start <= len) {
-        int rc = ru->jit ? pcre2_jit_match(ru->code, (PCRE2_SPTR)s, len, start, 0, r->md, NULL)
-                         : pcre2_match(ru->code, (PCRE2_SPTR)s, len, start, 0, r->md, NULL);
-        if (rc < 0) break; /* no match (or a match limit: nothing more for this rule) */
+        int rc = ru->jit ? pcre2_jit_match(ru->code, (PCRE2_SPTR)s, len, start, 0, r->md, r->mc)
+                         : pcre2_match(ru->code, (PCRE2_SPTR)s, len, start, 0, r->md, r->mc);
+        if (rc == PCRE2_ERROR_NOMATCH) break;
+        if (rc < 0) return -2;
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(r->md);
         size_t ms = ov[0], me = ov[1];
         if (me <= ms || ms < last) { /* empty match or \K oddity: step on */
@@ -504,27 +530,25 @@ static int apply(struct prod_redact *r, struct rule *ru, const char *s, size_t l
     return n;
 }
 
-int prod_redact_line(struct prod_redact *r, const char *line, size_t len, const char **out, size_t *out_len) {
-    const char *cur = line;
-    size_t cur_len = len;
-    if (r->metadata_only) {
-        if (metadata(r, line, len) < 0) return -1;
-        cur = r->meta;
-        cur_len = r->meta_len;
-    }
+/* Every rule over cur, in order. Returns the replacements (result in
+ * *out), -1 when out of memory, -2 when a rule could not be evaluated
+ * (*bad: its index). ru->last holds each rule's count; metrics untouched. */
+static int run_rules(struct prod_redact *r, const char *cur, size_t cur_len, const char **out,
+                     size_t *out_len, size_t *bad) {
     int total = 0;
+    for (size_t i = 0; i < r->nrules; i++)
+        r->rules[i].last = 0;
     uint64_t found = r->nneedles ? scan_literals(r, cur, cur_len) : 0;
     for (size_t i = 0; i < r->nrules; i++) {
         struct rule *ru = &r->rules[i];
-        ru->last = 0;
         if (!needed(ru, i, found)) continue;
         struct buf *o = (cur == r->b[0].p) ? &r->b[1] : &r->b[0];
         int n = apply(r, ru, cur, cur_len, o);
-        if (n < 0) return -1;
+        if (n == -2) *bad = i;
+        if (n < 0) return n;
         if (n > 0) {
             ru->last = n;
             total += n;
-            obs_metric_add(ru->metric, (uint64_t)n);
             cur = o->p;
             cur_len = o->len;
             /* The markers may complete a literal for a later rule: look again. */
@@ -535,3 +559,72 @@ int prod_redact_line(struct prod_redact *r, const char *line, size_t len, const 
     *out_len = cur_len;
     return total;
 }
+
+/* A rule could not be evaluated on a line: count it and warn (at most once
+ * per WARN_EVERY_S, with the number of lines since the last warning). */
+static void note_error(struct prod_redact *r, size_t bad, size_t len, int fallback) {
+    struct rule *ru = &r->rules[bad];
+    obs_metric_inc(ru->errors);
+    r->errors++;
+    r->unwarned++;
+    double now = obs_mono_s();
+    if (r->warned_at == 0 || now - r->warned_at >= WARN_EVERY_S) {
+        obs_warn(
+            "redact",
+            "rule %s hit a PCRE2 limit on a %zu-byte line: published %s (%lu line(s) so far, %lu since the "
+            "last warning)",
+            ru->name, len, fallback ? "its metadata only" : "an observatory-unredactable marker", r->errors,
+            r->unwarned);
+        r->unwarned = 0;
+        r->warned_at = now;
+    }
+}
+
+int prod_redact_line(struct prod_redact *r, const char *line, size_t len, const char **out, size_t *out_len) {
+    const char *cur = line;
+    size_t cur_len = len;
+    r->last_error = NULL;
+    if (r->metadata_only) {
+        if (metadata(r, line, len) < 0) return -1;
+        cur = r->meta;
+        cur_len = r->meta_len;
+    }
+    size_t bad = 0;
+    int total = run_rules(r, cur, cur_len, out, out_len, &bad);
+    if (total == -2) {
+        /* Fail closed: the line may hold a secret this rule would have
+         * removed. Publish its metadata only (the rules run on that too). */
+        size_t first_bad = bad;
+        r->last_error = r->rules[bad].name;
+        int fallback = !r->metadata_only && metadata(r, line, len) == 0;
+        if (fallback) total = run_rules(r, r->meta, r->meta_len, out, out_len, &bad);
+        if (!fallback || total == -2) { /* not even that: a marker with no content at all */
+            char tmp[160];
+            snprintf(tmp, sizeof(tmp),
+                     "{\"type\":\"observatory-unredactable\",\"rule\":\"%s\",\"bytes\":%zu}", r->last_error,
+                     len);
+            size_t n = strlen(tmp);
+            if (n + 1 > r->meta_cap) {
+                char *p = realloc(r->meta, n + 1);
+                if (!p) return -1;
+                r->meta = p;
+                r->meta_cap = n + 1;
+            }
+            memcpy(r->meta, tmp, n + 1);
+            r->meta_len = n;
+            *out = r->meta;
+            *out_len = n;
+            for (size_t i = 0; i < r->nrules; i++)
+                r->rules[i].last = 0;
+            total = 0;
+            fallback = 0;
+        }
+        note_error(r, first_bad, len, fallback);
+    }
+    if (total < 0) return -1;
+    for (size_t i = 0; i < r->nrules; i++)
+        if (r->rules[i].last) obs_metric_add(r->rules[i].metric, (uint64_t)r->rules[i].last);
+    return total;
+}
+
+const char *prod_redact_last_error(const struct prod_redact *r) { return r->last_error; }

@@ -32,6 +32,15 @@ void prod_redact_destroy(struct prod_redact *r);
  * Returns the number of secrets replaced (>= 0), or -1 when out of memory. */
 int prod_redact_line(struct prod_redact *r, const char *line, size_t len, const char **out, size_t *out_len);
 
+/* A rule that PCRE2 could not evaluate on a line (match, depth, heap or JIT
+ * stack limit) fails closed: the line is published as its metadata only
+ * (as in metadata-only mode, the rules then run on that), or, when that is
+ * not possible either, as {"type":"observatory-unredactable","rule":...,
+ * "bytes":N}. Counted in observatory_producer_redaction_errors_total{rule}
+ * and logged (rate-limited). prod_redact_last_error() names the rule for
+ * the last line, NULL when every rule was evaluated. */
+const char *prod_redact_last_error(const struct prod_redact *r);
+
 /* Rules, in the order they run (built-ins first). */
 size_t prod_redact_nrules(const struct prod_redact *r);
 const char *prod_redact_rule_name(const struct prod_redact *r, size_t i);

@@ -357,9 +357,93 @@ static void test_prescan_alignment(void) {
     prod_redact_destroy(r);
 }
 
+/* PEM bodies of real key sizes (the lazy pattern overflowed PCRE2's JIT
+ * stack past ~2 KB and the key went out as is). */
+static void test_long_pem(void) {
+    char err[512];
+    struct prod_redact *r = prod_redact_create(1, 0, NULL, err, sizeof(err));
+    if (!r) return;
+    static const int rows[] = {52, 2000, 20000}; /* 64-char rows: 4096-bit RSA ~ 3.3 KB, 130 KB, 1.3 MB */
+    for (int k = 0; k < 3; k++) {
+        size_t cap = (size_t)rows[k] * 70 + 256, n = 0;
+        char *body = malloc(cap);
+        n += (size_t)snprintf(body + n, cap - n, "key: -----BEGIN RSA PRIVATE KEY-----\\n");
+        for (int i = 0; i < rows[k]; i++)
+            n += (size_t)snprintf(body + n, cap - n, "MIIJKAIBAAKCAgEA%048d\\n", i);
+        snprintf(body + n, cap - n, "-----END RSA PRIVATE KEY-----\\ndone");
+        char *in = line_with(body);
+        int cnt;
+        char *out = run(r, in, &cnt);
+        CHECK(cnt == 1 && strstr(out, "MIIJKAIBAAKCAgEA") == NULL && strstr(out, "done") != NULL &&
+                  valid_json(out) && prod_redact_last_error(r) == NULL,
+              "pem_private_key: %d-row body (%zu bytes) redacted in one piece", rows[k], strlen(in));
+        free(in);
+        free(out);
+        free(body);
+    }
+    prod_redact_destroy(r);
+}
+
+/* A rule PCRE2 cannot evaluate (match limit) fails closed. */
+static void test_match_limit(void) {
+    char err[512];
+    struct prod_redact *r = prod_redact_create(1, 0, "slow=(?:a|a)*[\\x01\\x02]", err, sizeof(err));
+    CHECK(r != NULL, "pathological user rule compiles: %s", r ? "ok" : err);
+    if (!r) return;
+    char a[64];
+    memset(a, 'a', 40);
+    a[40] = '\0';
+    char in[512];
+    snprintf(in, sizeof(in),
+             "{\"type\":\"user\",\"cwd\":\"/w\",\"message\":{\"role\":\"user\",\"content\":\"%s "
+             "AKIAIOSFODNN7EXAMPLE hunter2\"}}",
+             a);
+    int n;
+    char *out = run(r, in, &n);
+    CHECK(prod_redact_last_error(r) && strcmp(prod_redact_last_error(r), "slow") == 0,
+          "match limit reported for rule slow");
+    CHECK(strstr(out, "hunter2") == NULL && strstr(out, "AKIA") == NULL && strstr(out, a) == NULL,
+          "nothing of the text left: %s", out);
+    CHECK(strstr(out, "\"cwd\":\"/w\"") != NULL && valid_json(out), "published as its metadata: %s", out);
+    free(out);
+    /* The next clean line is evaluated normally again. */
+    out = run(r, "{\"x\":\"bbb\"}", &n);
+    CHECK(prod_redact_last_error(r) == NULL && strcmp(out, "{\"x\":\"bbb\"}") == 0, "next line unaffected");
+    free(out);
+    /* Not JSON: its metadata is the unparsable marker. */
+    snprintf(in, sizeof(in), "%s AKIAIOSFODNN7EXAMPLE", a);
+    out = run(r, in, &n);
+    CHECK(strstr(out, "observatory-unparsable") != NULL && strstr(out, "AKIA") == NULL,
+          "non-JSON line: unparsable marker: %s", out);
+    free(out);
+    prod_redact_destroy(r);
+
+    /* A rule that fails on the metadata too: a marker with no content. */
+    r = prod_redact_create(1, 0, "worse=(?:[^\\x01]|[^\\x01])*[\\x01\\x02]", err, sizeof(err));
+    if (!r) return;
+    out = run(r, "{\"type\":\"user\",\"message\":{\"content\":\"AKIAIOSFODNN7EXAMPLE and more text here\"}}",
+              &n);
+    CHECK(strncmp(out, "{\"type\":\"observatory-unredactable\",\"rule\":\"worse\",\"bytes\":", 58) == 0 &&
+              valid_json(out) && n == 0,
+          "unredactable marker: %s", out);
+    free(out);
+    prod_redact_destroy(r);
+
+    /* Metadata-only mode: the rules already ran on metadata: marker. */
+    r = prod_redact_create(1, 1, "worse=(?:[^\\x01]|[^\\x01])*[\\x01\\x02]", err, sizeof(err));
+    if (!r) return;
+    out = run(r, "{\"type\":\"user\",\"message\":{\"content\":\"secret text\"}}", &n);
+    CHECK(strstr(out, "observatory-unredactable") != NULL && strstr(out, "secret") == NULL,
+          "metadata-only mode: marker: %s", out);
+    free(out);
+    prod_redact_destroy(r);
+}
+
 int main(void) {
     test_prescan_alignment();
     test_builtin();
+    test_long_pem();
+    test_match_limit();
     test_user_rules();
     test_metadata();
     bench();

@@ -268,19 +268,33 @@ static const char *const TOOL_SQL[] = {
     " ON CONFLICT (tenant, session_id, path, action) DO UPDATE SET count = f.count + EXCLUDED.count",
     NULL};
 
-static const char EV_INSERT[] =
-    "WITH ins AS (INSERT INTO events (tenant, event_id, event_time, time_inferred, session_id, host, os_user,"
-    " source_path, file_id, source_offset, type, subtype, uuid, parent_uuid, is_sidechain, agent_id,"
-    " message_id, request_id, model, cwd, project, git_branch, agent_version, is_error, input_tokens,"
-    " output_tokens, cache_creation_tokens, cache_read_tokens, text_content, observed_time, raw)"
-    " SELECT tenant, event_id, event_time::timestamptz, time_inferred::boolean, session_id, host, os_user,"
-    " source_path, file_id, source_offset::bigint, type, subtype, uuid, parent_uuid, is_sidechain::boolean,"
-    " agent_id, message_id, request_id, model, cwd, cwd, git_branch, agent_version, is_error::boolean,"
-    " input_tokens::bigint, output_tokens::bigint, cache_creation_tokens::bigint, cache_read_tokens::bigint,"
-    " text_content, observed_time::timestamptz, raw::jsonb FROM wrk_ev ORDER BY i"
-    " ON CONFLICT DO NOTHING RETURNING tenant, event_id)"
-    " SELECT min(w.i) FROM ins JOIN wrk_ev w ON w.tenant = ins.tenant AND w.event_id = ins.event_id"
-    " GROUP BY ins.tenant, ins.event_id";
+#define EV_INSERT_HEAD                                                                                       \
+    "WITH ins AS (INSERT INTO events (tenant, event_id, event_time, time_inferred, session_id, host, "       \
+    "os_user,"                                                                                               \
+    " source_path, file_id, source_offset, type, subtype, uuid, parent_uuid, is_sidechain, agent_id,"        \
+    " message_id, request_id, model, cwd, project, git_branch, agent_version, is_error, input_tokens,"       \
+    " output_tokens, cache_creation_tokens, cache_read_tokens, text_content, observed_time, raw)"            \
+    " SELECT tenant, event_id, event_time::timestamptz, time_inferred::boolean, session_id, host, os_user,"  \
+    " source_path, file_id, source_offset::bigint, type, subtype, uuid, parent_uuid, is_sidechain::boolean," \
+    " agent_id, message_id, request_id, model, cwd, cwd, git_branch, agent_version, is_error::boolean,"      \
+    " input_tokens::bigint, output_tokens::bigint, cache_creation_tokens::bigint, "                          \
+    "cache_read_tokens::bigint,"                                                                             \
+    " text_content, observed_time::timestamptz, raw::jsonb FROM wrk_ev w"
+#define EV_INSERT_TAIL(inf)                                                                                  \
+    " ORDER BY i ON CONFLICT DO NOTHING RETURNING tenant, event_id)"                                         \
+    " SELECT min(w.i) FROM ins JOIN wrk_ev w ON w.tenant = ins.tenant AND w.event_id = ins.event_id"         \
+    " AND w.time_inferred = '" inf "' GROUP BY ins.tenant, ins.event_id"
+
+/* Rows with a real event time: the key decides. */
+static const char EV_INSERT[] = EV_INSERT_HEAD " WHERE w.time_inferred = 'f'" EV_INSERT_TAIL("f");
+/* Rows with an inferred time (the observed time is part of the key): a
+ * line read again later gets a new observed time, so a row of the same
+ * event id in any partition means it is stored. The batch's copies of one
+ * event id are reduced to the first in C. Run with hash and merge joins off:
+ * a nested loop probes each partition's primary key. */
+static const char EV_INSERT_INF[] = EV_INSERT_HEAD
+    " WHERE w.time_inferred = 't' AND NOT EXISTS (SELECT 1 FROM events e WHERE e.tenant = w.tenant"
+    " AND e.event_id = w.event_id)" EV_INSERT_TAIL("t");
 
 static int simple(struct wrk_store *st, const char *sql, char *errstr, size_t errlen);
 
@@ -679,7 +693,7 @@ static int store_rec(struct wrk_store *st, struct wrk_rec *rec, int bulk, char *
     PQclear(r);
 rest:
     (void)t;
-    if (bulk) goto results; /* tool uses went through bulk_tools */
+    if (bulk) goto usage; /* tool uses went through bulk_tools, results go through bulk_results */
 
     for (size_t i = 0; i < ln->nuses; i++) {
         const struct wrk_tool_use *tu = &ln->uses[i];
@@ -707,7 +721,6 @@ rest:
             PQclear(r);
         }
     }
-results:
     for (size_t i = 0; i < ln->nresults; i++) {
         const struct wrk_tool_result *tr = &ln->results[i];
         const char *uv[5] = {ev->tenant, tr->tool_use_id, t_iso, tf(tr->is_error), tr->excerpt};
@@ -723,6 +736,7 @@ results:
             PQclear(r);
         }
     }
+usage:
     if (ln->usage_countable && defer) {
         *defer = 1; /* bulk_usage, after the loop */
         return 0;
@@ -901,42 +915,20 @@ static int copy_in(struct wrk_store *st, const char *sql, const struct cbuf *b, 
     return ok && !failed ? 0 : -1;
 }
 
-/* COPY the events rows of the batch's records with a real event time into
- * wrk_ev and insert them with one statement; sets rec->inserted and bulk[i].
- * Records with an inferred time keep the per-record path (their key check).
- * -1 with errstr and *is_content on failure. */
-static int bulk_events(struct wrk_store *st, struct wrk_rec *recs, size_t n, char *bulk, char *errstr,
-                       size_t errlen, int *is_content) {
-    struct cbuf b = {0};
-    size_t rows = 0;
-    *is_content = 0;
-    for (size_t i = 0; i < n; i++) {
-        bulk[i] = 0;
-        if (recs[i].poison) continue;
-        int inferred;
-        (void)rec_time(&recs[i], &inferred);
-        if (inferred) continue;
-        struct evbuf eb;
-        const char *v[30];
-        ev_values(&recs[i], &eb, v);
-        char idx[24];
-        snprintf(idx, sizeof(idx), "%zu", i);
-        if (cb_field(&b, idx, '\t') < 0) goto oom;
-        for (int k = 0; k < 30; k++)
-            if (cb_field(&b, v[k], k == 29 ? '\n' : '\t') < 0) goto oom;
-        bulk[i] = 1;
-        recs[i].inserted = 0;
-        rows++;
-    }
-    if (!rows) {
-        free(b.p);
-        return 0;
-    }
-    int rc = copy_in(st, "COPY wrk_ev FROM STDIN", &b, errstr, errlen, is_content);
-    free(b.p);
-    if (rc < 0) return -1;
-    PGresult *r;
-    r = PQexec(st->conn, EV_INSERT);
+/* Sort key for the inferred-time records of a batch. */
+static const struct wrk_rec *g_sort_recs;
+static int inf_cmp(const void *a, const void *b) {
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    const struct obs_event *ex = &g_sort_recs[x].ev, *ey = &g_sort_recs[y].ev;
+    int c = strcmp(ex->tenant ? ex->tenant : "", ey->tenant ? ey->tenant : "");
+    if (!c) c = strcmp(ex->event_id ? ex->event_id : "", ey->event_id ? ey->event_id : "");
+    return c ? c : (x < y ? -1 : x > y);
+}
+
+/* Run an insert of wrk_ev rows returning min(i) per new row; sets inserted. */
+static int ev_insert(struct wrk_store *st, const char *sql, struct wrk_rec *recs, size_t n, char *errstr,
+                     size_t errlen, int *is_content) {
+    PGresult *r = PQexec(st->conn, sql);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         errmsg(st, r, "insert events", errstr, errlen);
         *is_content = content_error(r);
@@ -949,8 +941,73 @@ static int bulk_events(struct wrk_store *st, struct wrk_rec *recs, size_t n, cha
     }
     PQclear(r);
     return 0;
+}
+
+/* COPY the events rows of the batch into wrk_ev and insert them with one
+ * statement per kind (EV_INSERT, EV_INSERT_INF); sets rec->inserted and
+ * bulk[i] for every record that is not poison. Of several copies of one
+ * inferred-time event id in the batch only the first is sent (record by
+ * record, the later ones found it stored). -1 with errstr and *is_content
+ * on failure. */
+static int bulk_events(struct wrk_store *st, struct wrk_rec *recs, size_t n, char *bulk, char *errstr,
+                       size_t errlen, int *is_content) {
+    struct cbuf b = {0};
+    size_t rows = 0, ninf = 0, nreal = 0;
+    size_t *inf = calloc(n ? n : 1, sizeof(*inf));
+    char *skip = calloc(n ? n : 1, 1);
+    *is_content = 0;
+    if (!inf || !skip) goto oom;
+    for (size_t i = 0; i < n; i++) {
+        int inferred;
+        if (recs[i].poison) continue;
+        (void)rec_time(&recs[i], &inferred);
+        if (inferred) inf[ninf++] = i;
+    }
+    g_sort_recs = recs;
+    qsort(inf, ninf, sizeof(*inf), inf_cmp);
+    for (size_t k = 1; k < ninf; k++)
+        if (!strcmp(recs[inf[k]].ev.tenant ? recs[inf[k]].ev.tenant : "",
+                    recs[inf[k - 1]].ev.tenant ? recs[inf[k - 1]].ev.tenant : "") &&
+            !strcmp(recs[inf[k]].ev.event_id ? recs[inf[k]].ev.event_id : "",
+                    recs[inf[k - 1]].ev.event_id ? recs[inf[k - 1]].ev.event_id : ""))
+            skip[inf[k]] = 1; /* sorted by index within a key: the first stays */
+    for (size_t i = 0; i < n; i++) {
+        bulk[i] = 0;
+        if (recs[i].poison) continue;
+        bulk[i] = 1;
+        recs[i].inserted = 0;
+        if (skip[i]) continue;
+        int inferred;
+        (void)rec_time(&recs[i], &inferred);
+        nreal += !inferred;
+        struct evbuf eb;
+        const char *v[30];
+        ev_values(&recs[i], &eb, v);
+        char idx[24];
+        snprintf(idx, sizeof(idx), "%zu", i);
+        if (cb_field(&b, idx, '\t') < 0) goto oom;
+        for (int k = 0; k < 30; k++)
+            if (cb_field(&b, v[k], k == 29 ? '\n' : '\t') < 0) goto oom;
+        rows++;
+    }
+    int rc = 0;
+    if (rows) rc = copy_in(st, "COPY wrk_ev FROM STDIN", &b, errstr, errlen, is_content);
+    free(b.p);
+    free(skip);
+    b.p = NULL;
+    skip = NULL;
+    if (rc == 0 && nreal) rc = ev_insert(st, EV_INSERT, recs, n, errstr, errlen, is_content);
+    if (rc == 0 && ninf) {
+        rc = simple(st, "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off", errstr, errlen);
+        if (rc == 0) rc = ev_insert(st, EV_INSERT_INF, recs, n, errstr, errlen, is_content);
+        if (rc == 0) rc = simple(st, "RESET enable_hashjoin; RESET enable_mergejoin", errstr, errlen);
+    }
+    free(inf);
+    return rc;
 oom:
     free(b.p);
+    free(inf);
+    free(skip);
     snprintf(errstr, errlen, "out of memory");
     return -1;
 }
@@ -1016,6 +1073,130 @@ oom:
     free(u.p);
     snprintf(errstr, errlen, "out of memory");
     return -1;
+}
+
+/* ---- bulk results ---------------------------------------------------------------------------- */
+
+/* Read the results of the pipeline's queries [from, to) and its sync.
+ * found[k] = 1 when query k returned a row. */
+static int pipe_collect(struct wrk_store *st, size_t from, size_t to, char *found, char *errstr,
+                        size_t errlen, int *is_content) {
+    int rc = 0;
+    for (size_t k = from; k < to; k++) {
+        PGresult *r;
+        while ((r = PQgetResult(st->conn))) {
+            ExecStatusType s = PQresultStatus(r);
+            if (s == PGRES_TUPLES_OK) {
+                found[k] = PQntuples(r) > 0;
+            } else if (rc == 0 && s != PGRES_PIPELINE_ABORTED) {
+                errmsg(st, r, "update tool result", errstr, errlen);
+                *is_content = content_error(r);
+                rc = -1;
+            } else if (s == PGRES_PIPELINE_ABORTED) {
+                rc = -1;
+            }
+            PQclear(r);
+        }
+    }
+    PGresult *r = PQgetResult(st->conn); /* the sync */
+    if (PQresultStatus(r) != PGRES_PIPELINE_SYNC && rc == 0) {
+        snprintf(errstr, errlen, "tool results: pipeline out of step: %s", PQerrorMessage(st->conn));
+        rc = -1;
+    }
+    PQclear(r);
+    if (rc < 0 && !*errstr) snprintf(errstr, errlen, "tool results: %s", PQerrorMessage(st->conn));
+    return rc;
+}
+
+#define PIPE_CHUNK 256 /* queries per sync: bounds what waits in the socket buffers */
+
+/* The tool_result blocks of the bulk records, after every tool use of the
+ * batch is stored: upd_result for each in batch order in libpq pipeline mode
+ * (no round trip per result), then the results whose use is not stored yet
+ * are parked as pending in batch order (the first one stays, as record by
+ * record). A join of a temp table against every tool_calls partition is not
+ * used: on young partitions without statistics the planner probes the
+ * (tenant) prefix of the session index and scans the tenant's rows per
+ * result (measured 180 ms a batch). -1 with errstr and *is_content. */
+static int bulk_results(struct wrk_store *st, struct wrk_rec *recs, size_t n, const char *bulk, char *errstr,
+                        size_t errlen, int *is_content) {
+    size_t total = 0;
+    *is_content = 0;
+    *errstr = 0;
+    for (size_t i = 0; i < n; i++)
+        if (bulk[i]) total += recs[i].line.nresults;
+    if (!total) return 0;
+    char *found = calloc(total, 1);
+    if (!found) {
+        snprintf(errstr, errlen, "out of memory");
+        return -1;
+    }
+    int rc = 0;
+    if (PQenterPipelineMode(st->conn) != 1) {
+        snprintf(errstr, errlen, "tool results: pipeline mode: %s", PQerrorMessage(st->conn));
+        free(found);
+        return -1;
+    }
+    size_t q = 0, from = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (!bulk[i]) continue;
+        const struct wrk_rec *rec = &recs[i];
+        int inferred;
+        char t_iso[32];
+        iso(rec_time(rec, &inferred), t_iso);
+        for (size_t k = 0; k < rec->line.nresults && rc == 0; k++) {
+            const struct wrk_tool_result *tr = &rec->line.results[k];
+            const char *uv[5] = {rec->ev.tenant, tr->tool_use_id, t_iso, tf(tr->is_error), tr->excerpt};
+            if (PQsendQueryPrepared(st->conn, "upd_result", 5, uv, NULL, NULL, 0) != 1) {
+                snprintf(errstr, errlen, "tool results: send: %s", PQerrorMessage(st->conn));
+                rc = -1;
+                break;
+            }
+            q++;
+            if (q - from == PIPE_CHUNK || q == total) {
+                if (PQpipelineSync(st->conn) != 1) {
+                    snprintf(errstr, errlen, "tool results: sync: %s", PQerrorMessage(st->conn));
+                    rc = -1;
+                    break;
+                }
+                rc = pipe_collect(st, from, q, found, errstr, errlen, is_content);
+                from = q;
+            }
+        }
+    }
+    if (PQexitPipelineMode(st->conn) != 1 && rc == 0) {
+        snprintf(errstr, errlen, "tool results: leave pipeline mode: %s", PQerrorMessage(st->conn));
+        rc = -1;
+    }
+    if (rc < 0) {
+        free(found);
+        return -1;
+    }
+    q = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!bulk[i]) continue;
+        const struct wrk_rec *rec = &recs[i];
+        int inferred;
+        char t_iso[32];
+        iso(rec_time(rec, &inferred), t_iso);
+        for (size_t k = 0; k < rec->line.nresults; k++, q++) {
+            if (found[q]) continue;
+            const struct wrk_tool_result *tr = &rec->line.results[k];
+            const char *pv[6] = {rec->ev.tenant, tr->tool_use_id,  rec->ev.session_id,
+                                 t_iso,          tf(tr->is_error), tr->excerpt};
+            PGresult *r = run(st, "ins_pending", 6, pv);
+            if (!res_ok(r)) {
+                errmsg(st, r, "insert pending result", errstr, errlen);
+                *is_content = content_error(r);
+                PQclear(r);
+                free(found);
+                return -1;
+            }
+            PQclear(r);
+        }
+    }
+    free(found);
+    return 0;
 }
 
 /* ---- bulk usage ------------------------------------------------------------------------------ */
@@ -1301,7 +1482,8 @@ again:
     if (!use_sp) {
         char rerr[1024];
         int is_content = 0;
-        if (bulk_usage(st, recs, n, defer, rerr, sizeof(rerr), &is_content, stats) < 0) {
+        if (bulk_results(st, recs, n, bulk, rerr, sizeof(rerr), &is_content) < 0 ||
+            bulk_usage(st, recs, n, defer, rerr, sizeof(rerr), &is_content, stats) < 0) {
             snprintf(errstr, errlen, "%s", rerr);
             if (!is_content) goto retry;
             goto redo;

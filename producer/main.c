@@ -34,6 +34,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -54,6 +55,7 @@
 #define PUMP_BUDGET (1024 * 1024) /* bytes per file per loop turn (fairness) */
 #define ENVELOPE_MARGIN 4096      /* bytes of a record that are not the line */
 #define FILE_BUCKETS 4096
+#define TRIM_AFTER_BYTES (4 * 1024 * 1024) /* malloc_trim once idle after this much was in flight */
 
 /* ---- configuration ---------------------------------------------------------- */
 
@@ -205,6 +207,7 @@ struct prod {
     int enc_ok;                            /* 1: enc passed its self-check against codec */
     int in_kpoll;                          /* inside kpoll(): dr_now may be shared */
     double dr_now;                         /* obs_mono_s() for the reports of one kpoll(), 0: not read */
+    int trim_due;                          /* over TRIM_AFTER_BYTES were in flight since the last trim */
     struct prod_redact *redact;            /* redactor, NULL when off */
     struct prod_eid *eid;                  /* event-id hasher with the pumped file's prefix */
     struct prod_file *eid_pf;              /* the file eid's prefix belongs to (inside file_pump) */
@@ -336,13 +339,23 @@ static int q_push(struct prod_file *pf, uint64_t next, int acked, uint64_t *seq)
     return 0;
 }
 
-/* Advance acked over the acknowledged prefix of the pending lines. */
+/* Advance acked over the acknowledged prefix of the pending lines. A ring
+ * that drained is released when it had grown past Q_KEEP entries: each file
+ * once had up to ~max_inflight_bytes of lines pending, and keeping every
+ * file's largest ring made the peak RSS grow with the number of files read
+ * (ADR 0014). */
+#define Q_KEEP 256
 static void q_advance(struct prod *p, struct prod_file *pf) {
     while (pf->qhead < pf->qlen && pf->q[pf->qhead].acked) {
         pf->acked = pf->q[pf->qhead].next;
         pf->qhead++;
         pf->qbase++;
         p->ckpt_dirty = 1;
+    }
+    if (pf->qhead == pf->qlen && pf->qcap > Q_KEEP) {
+        free(pf->q);
+        pf->q = NULL;
+        pf->qhead = pf->qlen = pf->qcap = 0;
     }
 }
 
@@ -366,6 +379,15 @@ static void msg_free(struct prod *p, struct prod_msg *m) {
     m->free_next = p->msg_free;
     p->msg_free = m;
     p->nmsg_free++;
+}
+
+static void msg_free_all(struct prod *p) {
+    while (p->msg_free) {
+        struct prod_msg *m = p->msg_free;
+        p->msg_free = m->free_next;
+        free(m);
+    }
+    p->nmsg_free = 0;
 }
 
 /* ---- checkpoint ------------------------------------------------------------------ */
@@ -451,6 +473,7 @@ static rd_kafka_resp_err_t produce(struct prod *p, struct prod_msg *m, const str
     m->pf->inflight++;
     p->inflight++;
     p->inflight_bytes += (long)vlen;
+    if (p->inflight_bytes > TRIM_AFTER_BYTES) p->trim_due = 1;
     return RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
@@ -699,6 +722,7 @@ static void file_pump(struct prod *p, struct prod_file *pf, size_t budget) {
         }
     }
     if (pf->read_off < pf->size) pf->dirty = 1;
+    if (pf->sp.len == 0) prod_splitter_free(&pf->sp); /* no partial line: no carry kept per idle file */
     p->eid_pf = NULL;
 out:
     close(fd);
@@ -938,6 +962,11 @@ static int run(struct prod *p) {
         double now = obs_mono_s();
         if (now >= next_ckpt) {
             if (p->ckpt_dirty) (void)ckpt_write(p);
+            if (p->trim_due && p->inflight == 0) { /* a backlog is done: give its memory back */
+                msg_free_all(p);                   /* scattered over the heap, they would pin its pages */
+                malloc_trim(0);
+                p->trim_due = 0;
+            }
             update_gauges(p, NULL, NULL);
             next_ckpt = now + p->cfg.ckpt_interval_ms / 1000.0;
         }
@@ -1078,11 +1107,7 @@ static void prod_destroy(struct prod *p) {
     obs_codec_destroy(p->codec);
     prod_enc_free(&p->enc);
     obs_config_free(prod_opts, &p->cfg, &p->kv);
-    while (p->msg_free) {
-        struct prod_msg *m = p->msg_free;
-        p->msg_free = m->free_next;
-        free(m);
-    }
+    msg_free_all(p);
 }
 
 /* Fill host/user defaults, expand paths, split roots. Errors printed; count returned. */

@@ -5,7 +5,8 @@ record, tab-separated:
 Decodes the Avro single-object value (schemas/session_event.avsc, field
 order fixed there) with the standard library only, and recomputes event_id
 from the CONTRACTS.md rule so tests can check it.
-usage: records.py BOOTSTRAP TOPIC TENANT HOST"""
+usage: records.py BOOTSTRAP TOPIC TENANT HOST
+(decode() is imported by other tests.)"""
 import hashlib
 import subprocess
 import sys
@@ -47,7 +48,7 @@ def decode(v):
     if u == 1:
         _, i = s(v, i)
     _, i = s(v, i)  # producer_version
-    _, i = zz(v, i)  # redactions
+    r["redactions"], i = zz(v, i)
     r["payload"], i = s(v, i)
     return r
 
@@ -75,4 +76,5 @@ def main():
                          r["source_path"], str(len(r["payload"])), "1" if h == r["event_id"] else "0", pay]))
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -62,6 +62,10 @@ static const struct stmt STMTS[] = {
      "UPDATE tool_calls SET result_time = $3, is_error = $4, error_excerpt = $5,"
      " duration_ms = GREATEST(0, (extract(epoch FROM $3::timestamptz - event_time) * 1000)::bigint)"
      " WHERE tenant = $1 AND tool_use_id = $2 RETURNING 1"},
+    {"upd_result_at",
+     "UPDATE tool_calls SET result_time = $3, is_error = $4, error_excerpt = $5,"
+     " duration_ms = GREATEST(0, (extract(epoch FROM $3::timestamptz - event_time) * 1000)::bigint)"
+     " WHERE tenant = $1 AND tool_use_id = $2 AND event_time = $6::timestamptz RETURNING 1"},
     {"ins_pending", "INSERT INTO tool_results_pending (tenant, tool_use_id, session_id, result_time, "
                     "is_error, error_excerpt)"
                     " VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING"},
@@ -915,6 +919,70 @@ static int copy_in(struct wrk_store *st, const char *sql, const struct cbuf *b, 
     return ok && !failed ? 0 : -1;
 }
 
+/* Append record i's events row: as a wrk_ev row (index first) or, direct,
+ * in the column order of EV_COPY. */
+static int ev_row(struct cbuf *b, const struct wrk_rec *rec, size_t i, int direct) {
+    struct evbuf eb;
+    const char *v[30];
+    ev_values(rec, &eb, v);
+    if (!direct) {
+        char idx[24];
+        snprintf(idx, sizeof(idx), "%zu", i);
+        if (cb_field(b, idx, '\t') < 0) return -1;
+    }
+    for (int k = 0; k < 30; k++) {
+        if (cb_field(b, v[k], k == 29 ? '\n' : '\t') < 0) return -1;
+        if (direct && k == 19 && cb_field(b, v[k], '\t') < 0) return -1; /* project = cwd */
+    }
+    return 0;
+}
+
+static const char EV_COPY[] =
+    "COPY events (tenant, event_id, event_time, time_inferred, session_id, host, os_user, source_path, "
+    "file_id,"
+    " source_offset, type, subtype, uuid, parent_uuid, is_sidechain, agent_id, message_id, request_id, model,"
+    " cwd, project, git_branch, agent_version, is_error, input_tokens, output_tokens, cache_creation_tokens,"
+    " cache_read_tokens, text_content, observed_time, raw) FROM STDIN";
+
+/* The events rows with a real event time straight into events with COPY,
+ * inside a savepoint: 0 (all new), 1 when a key is stored already (unique
+ * violation: rolled back to the savepoint, the caller takes the keyed
+ * insert), -1 with errstr and *is_content. A redelivered batch costs one
+ * failed COPY; a new one skips the temp table and ON CONFLICT. */
+static int copy_direct(struct wrk_store *st, const struct cbuf *d, char *errstr, size_t errlen,
+                       int *is_content) {
+    if (simple(st, "SAVEPOINT ev", errstr, errlen) < 0) return -1;
+    PGresult *r = PQexec(st->conn, EV_COPY);
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        errmsg(st, r, "copy events", errstr, errlen);
+        PQclear(r);
+        return -1;
+    }
+    PQclear(r);
+    int ok = PQputCopyData(st->conn, d->p, (int)d->len) == 1;
+    if (PQputCopyEnd(st->conn, ok ? NULL : "client error") != 1) ok = 0;
+    int failed = 0, dup = 0;
+    while ((r = PQgetResult(st->conn))) {
+        if (!failed && PQresultStatus(r) != PGRES_COMMAND_OK) {
+            const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            dup = state && strcmp(state, "23505") == 0;
+            if (!dup) {
+                errmsg(st, r, "copy events", errstr, errlen);
+                *is_content = content_error(r);
+            }
+            failed = 1;
+        }
+        PQclear(r);
+    }
+    if (!ok && !failed) {
+        snprintf(errstr, errlen, "copy events: %s", PQerrorMessage(st->conn));
+        return -1;
+    }
+    if (dup) return simple(st, "ROLLBACK TO SAVEPOINT ev", errstr, errlen) < 0 ? -1 : 1;
+    if (failed) return -1;
+    return simple(st, "RELEASE SAVEPOINT ev", errstr, errlen) < 0 ? -1 : 0;
+}
+
 /* Sort key for the inferred-time records of a batch. */
 static const struct wrk_rec *g_sort_recs;
 static int inf_cmp(const void *a, const void *b) {
@@ -943,16 +1011,18 @@ static int ev_insert(struct wrk_store *st, const char *sql, struct wrk_rec *recs
     return 0;
 }
 
-/* COPY the events rows of the batch into wrk_ev and insert them with one
- * statement per kind (EV_INSERT, EV_INSERT_INF); sets rec->inserted and
- * bulk[i] for every record that is not poison. Of several copies of one
+/* The events rows of the batch; sets rec->inserted and bulk[i] for every
+ * record that is not poison. Rows with a real event time: COPY straight
+ * into events (copy_direct); if a key is stored already, COPY into wrk_ev
+ * and EV_INSERT (ON CONFLICT DO NOTHING). Rows with an inferred time: COPY
+ * into wrk_ev and EV_INSERT_INF. Of several copies of one
  * inferred-time event id in the batch only the first is sent (record by
  * record, the later ones found it stored). -1 with errstr and *is_content
  * on failure. */
 static int bulk_events(struct wrk_store *st, struct wrk_rec *recs, size_t n, char *bulk, char *errstr,
                        size_t errlen, int *is_content) {
-    struct cbuf b = {0};
-    size_t rows = 0, ninf = 0, nreal = 0;
+    struct cbuf b = {0}, d = {0}; /* wrk_ev rows of inferred-time records; events rows of the others */
+    size_t ninf = 0, nreal = 0;
     size_t *inf = calloc(n ? n : 1, sizeof(*inf));
     char *skip = calloc(n ? n : 1, 1);
     *is_content = 0;
@@ -979,33 +1049,50 @@ static int bulk_events(struct wrk_store *st, struct wrk_rec *recs, size_t n, cha
         if (skip[i]) continue;
         int inferred;
         (void)rec_time(&recs[i], &inferred);
+        if (inferred ? ev_row(&b, &recs[i], i, 0) < 0 : ev_row(&d, &recs[i], i, 1) < 0) goto oom;
         nreal += !inferred;
-        struct evbuf eb;
-        const char *v[30];
-        ev_values(&recs[i], &eb, v);
-        char idx[24];
-        snprintf(idx, sizeof(idx), "%zu", i);
-        if (cb_field(&b, idx, '\t') < 0) goto oom;
-        for (int k = 0; k < 30; k++)
-            if (cb_field(&b, v[k], k == 29 ? '\n' : '\t') < 0) goto oom;
-        rows++;
     }
     int rc = 0;
-    if (rows) rc = copy_in(st, "COPY wrk_ev FROM STDIN", &b, errstr, errlen, is_content);
-    free(b.p);
-    free(skip);
-    b.p = NULL;
-    skip = NULL;
-    if (rc == 0 && nreal) rc = ev_insert(st, EV_INSERT, recs, n, errstr, errlen, is_content);
+    if (nreal) {
+        rc = copy_direct(st, &d, errstr, errlen, is_content);
+        if (rc == 0) {
+            for (size_t i = 0; i < n; i++) {
+                int inferred;
+                if (!bulk[i] || skip[i]) continue;
+                (void)rec_time(&recs[i], &inferred);
+                if (!inferred) recs[i].inserted = 1;
+            }
+        } else if (rc == 1) { /* some row is stored already: the keyed insert */
+            struct cbuf k = {0};
+            rc = 0;
+            for (size_t i = 0; i < n && rc == 0; i++) {
+                int inferred;
+                if (!bulk[i] || skip[i]) continue;
+                (void)rec_time(&recs[i], &inferred);
+                if (!inferred && ev_row(&k, &recs[i], i, 0) < 0) rc = -2;
+            }
+            if (rc == 0) rc = copy_in(st, "COPY wrk_ev FROM STDIN", &k, errstr, errlen, is_content);
+            free(k.p);
+            if (rc == -2) goto oom;
+            if (rc == 0) rc = ev_insert(st, EV_INSERT, recs, n, errstr, errlen, is_content);
+        }
+    }
     if (rc == 0 && ninf) {
-        rc = simple(st, "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off", errstr, errlen);
+        rc = copy_in(st, "COPY wrk_ev FROM STDIN", &b, errstr, errlen, is_content);
+        if (rc == 0)
+            rc = simple(st, "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off", errstr,
+                        errlen);
         if (rc == 0) rc = ev_insert(st, EV_INSERT_INF, recs, n, errstr, errlen, is_content);
         if (rc == 0) rc = simple(st, "RESET enable_hashjoin; RESET enable_mergejoin", errstr, errlen);
     }
+    free(b.p);
+    free(d.p);
+    free(skip);
     free(inf);
     return rc;
 oom:
     free(b.p);
+    free(d.p);
     free(inf);
     free(skip);
     snprintf(errstr, errlen, "out of memory");
@@ -1108,11 +1195,33 @@ static int pipe_collect(struct wrk_store *st, size_t from, size_t to, char *foun
     return rc;
 }
 
+/* A tool use of the batch: its id and the event time of its row. */
+struct upair {
+    const char *tenant, *id;
+    int64_t t;
+    int amb; /* the batch holds this id at two times */
+};
+
+static int upair_key_cmp(const void *a, const void *b) {
+    const struct upair *x = a, *y = b;
+    int c = strcmp(x->tenant, y->tenant);
+    return c ? c : strcmp(x->id, y->id);
+}
+
+static int upair_cmp(const void *a, const void *b) {
+    int c = upair_key_cmp(a, b);
+    if (c) return c;
+    const struct upair *x = a, *y = b;
+    return x->t < y->t ? -1 : x->t > y->t;
+}
+
 #define PIPE_CHUNK 256 /* queries per sync: bounds what waits in the socket buffers */
 
 /* The tool_result blocks of the bulk records, after every tool use of the
  * batch is stored: upd_result for each in batch order in libpq pipeline mode
- * (no round trip per result), then the results whose use is not stored yet
+ * (no round trip per result; a result whose use is in the batch names the
+ * use's event time, so one partition's key is probed instead of every
+ * partition's), then the results whose use is not stored yet
  * are parked as pending in batch order (the first one stays, as record by
  * record). A join of a temp table against every tool_calls partition is not
  * used: on young partitions without statistics the planner probes the
@@ -1120,20 +1229,41 @@ static int pipe_collect(struct wrk_store *st, size_t from, size_t to, char *foun
  * result (measured 180 ms a batch). -1 with errstr and *is_content. */
 static int bulk_results(struct wrk_store *st, struct wrk_rec *recs, size_t n, const char *bulk, char *errstr,
                         size_t errlen, int *is_content) {
-    size_t total = 0;
+    size_t total = 0, nuses = 0, nu = 0;
     *is_content = 0;
     *errstr = 0;
     for (size_t i = 0; i < n; i++)
-        if (bulk[i]) total += recs[i].line.nresults;
+        if (bulk[i]) total += recs[i].line.nresults, nuses += recs[i].line.nuses;
     if (!total) return 0;
     char *found = calloc(total, 1);
-    if (!found) {
+    struct upair *uses = calloc(nuses ? nuses : 1, sizeof(*uses));
+    if (!found || !uses) {
+        free(found);
+        free(uses);
         snprintf(errstr, errlen, "out of memory");
         return -1;
     }
+    /* the batch's uses: a result of one of them updates the row at its time */
+    for (size_t i = 0; i < n; i++) {
+        if (!bulk[i]) continue;
+        int inferred;
+        int64_t t = rec_time(&recs[i], &inferred);
+        for (size_t k = 0; k < recs[i].line.nuses; k++) {
+            if (!recs[i].line.uses[k].id) continue;
+            uses[nu].tenant = recs[i].ev.tenant ? recs[i].ev.tenant : "";
+            uses[nu].id = recs[i].line.uses[k].id;
+            uses[nu].t = t;
+            nu++;
+        }
+    }
+    qsort(uses, nu, sizeof(*uses), upair_cmp);
+    for (size_t k = 1; k < nu; k++)
+        if (!upair_key_cmp(&uses[k], &uses[k - 1]) && uses[k].t != uses[k - 1].t)
+            uses[k].amb = uses[k - 1].amb = 1; /* one id at two times: every row */
     int rc = 0;
     if (PQenterPipelineMode(st->conn) != 1) {
         snprintf(errstr, errlen, "tool results: pipeline mode: %s", PQerrorMessage(st->conn));
+        free(uses);
         free(found);
         return -1;
     }
@@ -1146,8 +1276,15 @@ static int bulk_results(struct wrk_store *st, struct wrk_rec *recs, size_t n, co
         iso(rec_time(rec, &inferred), t_iso);
         for (size_t k = 0; k < rec->line.nresults && rc == 0; k++) {
             const struct wrk_tool_result *tr = &rec->line.results[k];
-            const char *uv[5] = {rec->ev.tenant, tr->tool_use_id, t_iso, tf(tr->is_error), tr->excerpt};
-            if (PQsendQueryPrepared(st->conn, "upd_result", 5, uv, NULL, NULL, 0) != 1) {
+            struct upair key = {rec->ev.tenant ? rec->ev.tenant : "", tr->tool_use_id ? tr->tool_use_id : "",
+                                0, 0};
+            const struct upair *u = bsearch(&key, uses, nu, sizeof(*uses), upair_key_cmp);
+            char use_iso[32];
+            if (u && !u->amb) iso(u->t, use_iso);
+            const char *uv[6] = {rec->ev.tenant,   tr->tool_use_id, t_iso,
+                                 tf(tr->is_error), tr->excerpt,     u && !u->amb ? use_iso : NULL};
+            if (PQsendQueryPrepared(st->conn, u && !u->amb ? "upd_result_at" : "upd_result",
+                                    u && !u->amb ? 6 : 5, uv, NULL, NULL, 0) != 1) {
                 snprintf(errstr, errlen, "tool results: send: %s", PQerrorMessage(st->conn));
                 rc = -1;
                 break;
@@ -1168,6 +1305,7 @@ static int bulk_results(struct wrk_store *st, struct wrk_rec *recs, size_t n, co
         snprintf(errstr, errlen, "tool results: leave pipeline mode: %s", PQerrorMessage(st->conn));
         rc = -1;
     }
+    free(uses);
     if (rc < 0) {
         free(found);
         return -1;

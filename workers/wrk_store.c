@@ -62,10 +62,6 @@ static const struct stmt STMTS[] = {
      "UPDATE tool_calls SET result_time = $3, is_error = $4, error_excerpt = $5,"
      " duration_ms = GREATEST(0, (extract(epoch FROM $3::timestamptz - event_time) * 1000)::bigint)"
      " WHERE tenant = $1 AND tool_use_id = $2 RETURNING 1"},
-    {"upd_result_at",
-     "UPDATE tool_calls SET result_time = $3, is_error = $4, error_excerpt = $5,"
-     " duration_ms = GREATEST(0, (extract(epoch FROM $3::timestamptz - event_time) * 1000)::bigint)"
-     " WHERE tenant = $1 AND tool_use_id = $2 AND event_time = $6::timestamptz RETURNING 1"},
     {"ins_pending", "INSERT INTO tool_results_pending (tenant, tool_use_id, session_id, result_time, "
                     "is_error, error_excerpt)"
                     " VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING"},
@@ -238,6 +234,11 @@ static const char TU_DDL[] =
     " session_id text, event_id text, tool_name text, tool_category text, is_sidechain text,"
     " input_summary text, path text, action text, ins text) ON COMMIT DELETE ROWS";
 
+/* The batch's results whose use is in the batch (see bulk_results). */
+static const char TR_DDL[] =
+    "CREATE TEMP TABLE IF NOT EXISTS wrk_tr (i int NOT NULL, tenant text, tool_use_id text, session_id text,"
+    " use_time text, result_time text, is_error text, error_excerpt text) ON COMMIT DELETE ROWS";
+
 /* The batch's usage rows (ADR 0022): one row per usage key, reduced in C
  * with wrk_usage_should_replace in batch order, then compared against the
  * stored row with the same rule in SQL (US_SQL). total is wrk_usage_total. */
@@ -344,7 +345,8 @@ int wrk_store_connect(struct wrk_store *st, char *errstr, size_t errlen) {
     if (!st->conn) return -1;
     /* Per-batch roll-up deltas (see "usage_delta"); emptied by every COMMIT. */
     if (simple(st, DELTA_DDL, errstr, errlen) < 0 || simple(st, EV_DDL, errstr, errlen) < 0 ||
-        simple(st, TU_DDL, errstr, errlen) < 0 || simple(st, US_DDL, errstr, errlen) < 0) {
+        simple(st, TU_DDL, errstr, errlen) < 0 || simple(st, US_DDL, errstr, errlen) < 0 ||
+        simple(st, TR_DDL, errstr, errlen) < 0) {
         wrk_store_disconnect(st);
         return -1;
     }
@@ -1164,6 +1166,46 @@ oom:
 
 /* ---- bulk results ---------------------------------------------------------------------------- */
 
+/* A tool use of the batch: its id, session and the event time of its row. */
+struct upair {
+    const char *tenant, *id, *session;
+    int64_t t;
+    int amb; /* the batch holds this id at two times or in two sessions */
+};
+
+static int upair_key_cmp(const void *a, const void *b) {
+    const struct upair *x = a, *y = b;
+    int c = strcmp(x->tenant, y->tenant);
+    return c ? c : strcmp(x->id, y->id);
+}
+
+static int upair_cmp(const void *a, const void *b) {
+    int c = upair_key_cmp(a, b);
+    if (c) return c;
+    const struct upair *x = a, *y = b;
+    c = strcmp(x->session, y->session);
+    return c ? c : (x->t < y->t ? -1 : x->t > y->t);
+}
+
+static int key_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+#define PIPE_CHUNK 256 /* queries per sync: bounds what waits in the socket buffers */
+
+/* The batch's results whose use is in the batch (one time, one session):
+ * the last result per id, COPYed into wrk_tr with the use's key. Every
+ * column of both tool_calls indexes that the join names is bound, so
+ * whichever index the planner takes (young partitions have no statistics)
+ * finds the row directly. */
+static const char TR_SQL[] =
+    "UPDATE tool_calls t SET result_time = r.result_time, is_error = r.is_error,"
+    " error_excerpt = r.error_excerpt,"
+    " duration_ms = GREATEST(0, (extract(epoch FROM r.result_time - t.event_time) * 1000)::bigint)"
+    " FROM (SELECT DISTINCT ON (tenant, tool_use_id) tenant, tool_use_id, session_id,"
+    " use_time::timestamptz AS use_time, result_time::timestamptz AS result_time,"
+    " is_error::boolean AS is_error, error_excerpt FROM wrk_tr ORDER BY tenant, tool_use_id, i DESC) r"
+    " WHERE t.tenant = r.tenant AND t.session_id = r.session_id AND t.event_time = r.use_time"
+    " AND t.tool_use_id = r.tool_use_id RETURNING t.tenant, t.tool_use_id";
+
 /* Read the results of the pipeline's queries [from, to) and its sync.
  * found[k] = 1 when query k returned a row. */
 static int pipe_collect(struct wrk_store *st, size_t from, size_t to, char *found, char *errstr,
@@ -1195,55 +1237,43 @@ static int pipe_collect(struct wrk_store *st, size_t from, size_t to, char *foun
     return rc;
 }
 
-/* A tool use of the batch: its id and the event time of its row. */
-struct upair {
-    const char *tenant, *id;
-    int64_t t;
-    int amb; /* the batch holds this id at two times */
+/* One tool_result block of the batch, in batch order. */
+struct rres {
+    const struct wrk_rec *rec;
+    const struct wrk_tool_result *tr;
+    size_t i;              /* record index */
+    const struct upair *u; /* its use in the batch (unambiguous), or NULL */
+    int found;             /* a tool_calls row took it */
 };
 
-static int upair_key_cmp(const void *a, const void *b) {
-    const struct upair *x = a, *y = b;
-    int c = strcmp(x->tenant, y->tenant);
-    return c ? c : strcmp(x->id, y->id);
-}
-
-static int upair_cmp(const void *a, const void *b) {
-    int c = upair_key_cmp(a, b);
-    if (c) return c;
-    const struct upair *x = a, *y = b;
-    return x->t < y->t ? -1 : x->t > y->t;
-}
-
-#define PIPE_CHUNK 256 /* queries per sync: bounds what waits in the socket buffers */
-
 /* The tool_result blocks of the bulk records, after every tool use of the
- * batch is stored: upd_result for each in batch order in libpq pipeline mode
- * (no round trip per result; a result whose use is in the batch names the
- * use's event time, so one partition's key is probed instead of every
- * partition's), then the results whose use is not stored yet
- * are parked as pending in batch order (the first one stays, as record by
- * record). A join of a temp table against every tool_calls partition is not
- * used: on young partitions without statistics the planner probes the
- * (tenant) prefix of the session index and scans the tenant's rows per
- * result (measured 180 ms a batch). -1 with errstr and *is_content. */
+ * batch is stored. A result whose use is in the batch goes through wrk_tr
+ * and TR_SQL (one statement). The others, and any such result whose row was
+ * not found, run upd_result (every row of the id) in batch order in libpq
+ * pipeline mode (no round trip each); the results still without a row are
+ * parked as pending in batch order (the first one stays, as record by
+ * record). A set-wise UPDATE on (tenant, tool_use_id) alone is not used: on
+ * young partitions the planner probes the (tenant) prefix of the session
+ * index and scans the tenant's rows per result (180 ms a batch).
+ * -1 with errstr and *is_content on failure. */
 static int bulk_results(struct wrk_store *st, struct wrk_rec *recs, size_t n, const char *bulk, char *errstr,
                         size_t errlen, int *is_content) {
-    size_t total = 0, nuses = 0, nu = 0;
+    size_t total = 0, nuses = 0, nu = 0, nr = 0, npaired = 0, nfound = 0;
+    struct upair *uses = NULL;
+    struct rres *res = NULL;
+    char **found = NULL, *hit = NULL;
+    struct cbuf b = {0};
+    PGresult *r = NULL;
+    int rc = -1;
     *is_content = 0;
     *errstr = 0;
     for (size_t i = 0; i < n; i++)
         if (bulk[i]) total += recs[i].line.nresults, nuses += recs[i].line.nuses;
     if (!total) return 0;
-    char *found = calloc(total, 1);
-    struct upair *uses = calloc(nuses ? nuses : 1, sizeof(*uses));
-    if (!found || !uses) {
-        free(found);
-        free(uses);
-        snprintf(errstr, errlen, "out of memory");
-        return -1;
-    }
-    /* the batch's uses: a result of one of them updates the row at its time */
+    uses = calloc(nuses ? nuses : 1, sizeof(*uses));
+    res = calloc(total, sizeof(*res));
+    hit = calloc(total, 1);
+    if (!uses || !res || !hit) goto oom;
     for (size_t i = 0; i < n; i++) {
         if (!bulk[i]) continue;
         int inferred;
@@ -1252,89 +1282,146 @@ static int bulk_results(struct wrk_store *st, struct wrk_rec *recs, size_t n, co
             if (!recs[i].line.uses[k].id) continue;
             uses[nu].tenant = recs[i].ev.tenant ? recs[i].ev.tenant : "";
             uses[nu].id = recs[i].line.uses[k].id;
+            uses[nu].session = recs[i].ev.session_id ? recs[i].ev.session_id : "";
             uses[nu].t = t;
             nu++;
         }
     }
     qsort(uses, nu, sizeof(*uses), upair_cmp);
     for (size_t k = 1; k < nu; k++)
-        if (!upair_key_cmp(&uses[k], &uses[k - 1]) && uses[k].t != uses[k - 1].t)
-            uses[k].amb = uses[k - 1].amb = 1; /* one id at two times: every row */
-    int rc = 0;
-    if (PQenterPipelineMode(st->conn) != 1) {
-        snprintf(errstr, errlen, "tool results: pipeline mode: %s", PQerrorMessage(st->conn));
-        free(uses);
-        free(found);
-        return -1;
-    }
-    size_t q = 0, from = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        if (!bulk[i]) continue;
-        const struct wrk_rec *rec = &recs[i];
-        int inferred;
-        char t_iso[32];
-        iso(rec_time(rec, &inferred), t_iso);
-        for (size_t k = 0; k < rec->line.nresults && rc == 0; k++) {
-            const struct wrk_tool_result *tr = &rec->line.results[k];
-            struct upair key = {rec->ev.tenant ? rec->ev.tenant : "", tr->tool_use_id ? tr->tool_use_id : "",
-                                0, 0};
-            const struct upair *u = bsearch(&key, uses, nu, sizeof(*uses), upair_key_cmp);
-            char use_iso[32];
-            if (u && !u->amb) iso(u->t, use_iso);
-            const char *uv[6] = {rec->ev.tenant,   tr->tool_use_id, t_iso,
-                                 tf(tr->is_error), tr->excerpt,     u && !u->amb ? use_iso : NULL};
-            if (PQsendQueryPrepared(st->conn, u && !u->amb ? "upd_result_at" : "upd_result",
-                                    u && !u->amb ? 6 : 5, uv, NULL, NULL, 0) != 1) {
-                snprintf(errstr, errlen, "tool results: send: %s", PQerrorMessage(st->conn));
-                rc = -1;
-                break;
-            }
-            q++;
-            if (q - from == PIPE_CHUNK || q == total) {
-                if (PQpipelineSync(st->conn) != 1) {
-                    snprintf(errstr, errlen, "tool results: sync: %s", PQerrorMessage(st->conn));
-                    rc = -1;
-                    break;
-                }
-                rc = pipe_collect(st, from, q, found, errstr, errlen, is_content);
-                from = q;
-            }
-        }
-    }
-    if (PQexitPipelineMode(st->conn) != 1 && rc == 0) {
-        snprintf(errstr, errlen, "tool results: leave pipeline mode: %s", PQerrorMessage(st->conn));
-        rc = -1;
-    }
-    free(uses);
-    if (rc < 0) {
-        free(found);
-        return -1;
-    }
-    q = 0;
+        if (!upair_key_cmp(&uses[k], &uses[k - 1]) &&
+            (uses[k].t != uses[k - 1].t || strcmp(uses[k].session, uses[k - 1].session)))
+            uses[k].amb = uses[k - 1].amb = 1;
     for (size_t i = 0; i < n; i++) {
         if (!bulk[i]) continue;
-        const struct wrk_rec *rec = &recs[i];
-        int inferred;
-        char t_iso[32];
-        iso(rec_time(rec, &inferred), t_iso);
-        for (size_t k = 0; k < rec->line.nresults; k++, q++) {
-            if (found[q]) continue;
-            const struct wrk_tool_result *tr = &rec->line.results[k];
-            const char *pv[6] = {rec->ev.tenant, tr->tool_use_id,  rec->ev.session_id,
-                                 t_iso,          tf(tr->is_error), tr->excerpt};
-            PGresult *r = run(st, "ins_pending", 6, pv);
-            if (!res_ok(r)) {
-                errmsg(st, r, "insert pending result", errstr, errlen);
-                *is_content = content_error(r);
-                PQclear(r);
-                free(found);
-                return -1;
-            }
-            PQclear(r);
+        for (size_t k = 0; k < recs[i].line.nresults; k++) {
+            struct rres *x = &res[nr++];
+            x->rec = &recs[i];
+            x->tr = &recs[i].line.results[k];
+            x->i = i;
+            struct upair key = {recs[i].ev.tenant ? recs[i].ev.tenant : "",
+                                x->tr->tool_use_id ? x->tr->tool_use_id : "", "", 0, 0};
+            const struct upair *u = bsearch(&key, uses, nu, sizeof(*uses), upair_key_cmp);
+            if (u && !u->amb && x->tr->tool_use_id) x->u = u;
         }
     }
+    /* 1. results whose use is in the batch */
+    for (size_t k = 0; k < nr; k++) {
+        struct rres *x = &res[k];
+        if (!x->u) continue;
+        char idx[24], use_iso[32], t_iso[32];
+        int inferred;
+        snprintf(idx, sizeof(idx), "%zu", x->i);
+        iso(x->u->t, use_iso);
+        iso(rec_time(x->rec, &inferred), t_iso);
+        const char *v[8] = {idx,   x->rec->ev.tenant,   x->tr->tool_use_id, x->u->session, use_iso,
+                            t_iso, tf(x->tr->is_error), x->tr->excerpt};
+        for (int c = 0; c < 8; c++)
+            if (cb_field(&b, v[c], c == 7 ? '\n' : '\t') < 0) goto oom;
+        npaired++;
+    }
+    if (npaired) {
+        if (copy_in(st, "COPY wrk_tr FROM STDIN", &b, errstr, errlen, is_content) < 0) goto out;
+        r = PQexec(st->conn, TR_SQL);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            errmsg(st, r, "tool results", errstr, errlen);
+            *is_content = content_error(r);
+            goto out;
+        }
+        int nt = PQntuples(r);
+        found = calloc(nt ? (size_t)nt : 1, sizeof(*found));
+        if (!found) goto oom;
+        for (int k = 0; k < nt; k++) {
+            if (asprintf(&found[nfound], "%s\x1f%s", PQgetvalue(r, k, 0), PQgetvalue(r, k, 1)) < 0) goto oom;
+            nfound++;
+        }
+        qsort(found, nfound, sizeof(*found), key_cmp);
+        for (size_t k = 0; k < nr; k++) {
+            struct rres *x = &res[k];
+            if (!x->u) continue;
+            char *key = NULL;
+            if (asprintf(&key, "%s\x1f%s", x->u->tenant, x->u->id) < 0) goto oom;
+            x->found = bsearch(&key, found, nfound, sizeof(*found), key_cmp) != NULL;
+            free(key);
+        }
+    }
+    /* 2. the others, every row of the id, pipelined in batch order */
+    size_t nq = 0, from = 0, *qi = calloc(nr, sizeof(*qi));
+    if (!qi) goto oom;
+    for (size_t k = 0; k < nr; k++)
+        if (!res[k].found) qi[nq++] = k;
+    if (nq) {
+        if (PQenterPipelineMode(st->conn) != 1) {
+            snprintf(errstr, errlen, "tool results: pipeline mode: %s", PQerrorMessage(st->conn));
+            free(qi);
+            goto out;
+        }
+        int prc = 0;
+        for (size_t q = 0; q < nq && prc == 0; q++) {
+            struct rres *x = &res[qi[q]];
+            int inferred;
+            char t_iso[32];
+            iso(rec_time(x->rec, &inferred), t_iso);
+            const char *uv[5] = {x->rec->ev.tenant, x->tr->tool_use_id, t_iso, tf(x->tr->is_error),
+                                 x->tr->excerpt};
+            if (PQsendQueryPrepared(st->conn, "upd_result", 5, uv, NULL, NULL, 0) != 1) {
+                snprintf(errstr, errlen, "tool results: send: %s", PQerrorMessage(st->conn));
+                prc = -1;
+                break;
+            }
+            if (q + 1 - from == PIPE_CHUNK || q + 1 == nq) {
+                if (PQpipelineSync(st->conn) != 1) {
+                    snprintf(errstr, errlen, "tool results: sync: %s", PQerrorMessage(st->conn));
+                    prc = -1;
+                    break;
+                }
+                prc = pipe_collect(st, from, q + 1, hit, errstr, errlen, is_content);
+                from = q + 1;
+            }
+        }
+        if (PQexitPipelineMode(st->conn) != 1 && prc == 0) {
+            snprintf(errstr, errlen, "tool results: leave pipeline mode: %s", PQerrorMessage(st->conn));
+            prc = -1;
+        }
+        if (prc < 0) {
+            free(qi);
+            goto out;
+        }
+    }
+    /* 3. still without a row: pending, in batch order */
+    for (size_t q = 0; q < nq; q++) {
+        if (hit[q]) continue;
+        const struct rres *x = &res[qi[q]];
+        int inferred;
+        char t_iso[32];
+        iso(rec_time(x->rec, &inferred), t_iso);
+        const char *pv[6] = {x->rec->ev.tenant,   x->tr->tool_use_id, x->rec->ev.session_id, t_iso,
+                             tf(x->tr->is_error), x->tr->excerpt};
+        PGresult *p = run(st, "ins_pending", 6, pv);
+        if (!res_ok(p)) {
+            errmsg(st, p, "insert pending result", errstr, errlen);
+            *is_content = content_error(p);
+            PQclear(p);
+            free(qi);
+            goto out;
+        }
+        PQclear(p);
+    }
+    free(qi);
+    rc = 0;
+    goto out;
+oom:
+    snprintf(errstr, errlen, "out of memory");
+out:
+    PQclear(r);
+    free(b.p);
+    for (size_t k = 0; k < nfound; k++)
+        free(found[k]);
     free(found);
-    return 0;
+    free(uses);
+    free(res);
+    free(hit);
+    return rc;
 }
 
 /* ---- bulk usage ------------------------------------------------------------------------------ */

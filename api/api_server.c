@@ -706,22 +706,52 @@ out:
     api_query_free(&q);
 }
 
-/* /api/v1/tools: per tool name over a time window. */
+/* Floor of ms to a UTC midnight (ms may be negative). */
+static int64_t utc_day_floor(int64_t ms) {
+    int64_t r = ms % 86400000;
+    return ms - (r < 0 ? r + 86400000 : r);
+}
+
+/* /api/v1/tools: per tool name over a time window. The whole UTC days of
+ * the window come from tool_daily (migrations/0041), the cut days at its
+ * edges from tool_calls; a session filter (project, user, host) reads
+ * tool_calls only (tool_daily has no session dimensions). */
 static void handle_tools(struct api_req *ar) {
     static const char *const allowed[] = {"since", "until", "project", "user", "host", NULL};
     struct api_query q;
     struct api_list_params lp;
     if (parse_list(ar, &q, allowed, NULL, 0, 0, &lp) < 0) goto out;
     if (authenticate(ar) < 0) goto out;
-    char since[32], until[32];
-    const char *p[6];
+    char since[32], until[32], d0[32], d1[32];
+    const char *p[8];
     p[0] = ar->tenant;
     fmt_time_param(lp.has_since, lp.since_ms, since, sizeof(since), &p[1]);
     fmt_time_param(lp.has_until, lp.until_ms, until, sizeof(until), &p[2]);
     p[3] = lp.project;
     p[4] = lp.user;
     p[5] = lp.host;
-    PGresult *r = db_query(ar, API_SQL_TOOLS, 6, p);
+    p[6] = p[7] = NULL;
+    if (!lp.project && !lp.user && !lp.host) {
+        int64_t first = 0, end = 0;
+        if (lp.has_since) {
+            first = utc_day_floor(lp.since_ms);
+            if (first < lp.since_ms) first += 86400000;
+        }
+        if (lp.has_until) end = utc_day_floor(lp.until_ms);
+        if (!lp.has_since || !lp.has_until || first < end) {
+            if (lp.has_since)
+                obs_format_iso8601_ms(first, d0, sizeof(d0));
+            else
+                obs_strlcpy(d0, "-infinity", sizeof(d0));
+            if (lp.has_until)
+                obs_format_iso8601_ms(end, d1, sizeof(d1));
+            else
+                obs_strlcpy(d1, "infinity", sizeof(d1));
+            p[6] = d0;
+            p[7] = d1;
+        }
+    }
+    PGresult *r = db_query(ar, API_SQL_TOOLS, 8, p);
     if (!r) goto out;
     reply_rows(ar, r, "{\"tools\":[");
     PQclear(r);

@@ -194,24 +194,57 @@
     " AND ($7::text IS NULL OR m.host = $7::text) AND ($8::text IS NULL OR m.model = $8::text)" \
     " GROUP BY 1) g ORDER BY g.k COLLATE \"C\" NULLS LAST"
 
-/* $1 tenant, $2 since, $3 until, $4 project, $5 user, $6 host (of the
- * session). Per tool name; durations of calls that have a result. */
-#define API_SQL_TOOLS \
-    "SELECT json_build_object('tool_name', g.tool_name, 'tool_category', g.cat, 'calls', g.n," \
-    " 'errors', g.err, 'error_rate', round(g.err::numeric / g.n, 4), 'sessions', g.s," \
-    " 'avg_duration_ms', g.avg_ms, 'p50_duration_ms', round(g.p[1])::bigint," \
-    " 'p95_duration_ms', round(g.p[2])::bigint) FROM (" \
-    " SELECT c.tool_name, min(c.tool_category) AS cat, count(*) AS n," \
-    " count(*) FILTER (WHERE c.is_error) AS err, count(DISTINCT c.session_id) AS s," \
-    " round(avg(c.duration_ms))::bigint AS avg_ms," \
-    " percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY c.duration_ms) AS p" \
+/* Tools, per tool name (migrations/0041_tool_daily.sql, ADR 0032). $1 tenant,
+ * $2 since, $3 until, $4 project, $5 user, $6 host (of the call's session),
+ * $7/$8 the UTC midnights [first, end) of the whole days that tool_daily
+ * answers (NULL: none; -infinity/infinity: unbounded). Calls outside them
+ * (the cut days at the window's edges, or all calls when a session filter
+ * is set) come from tool_calls, bucketed the same way, so both sources add
+ * up to the same figures. Percentiles are read off the duration buckets
+ * (within 4.5 % + 1 ms of percentile_cont); sessions counts each session
+ * once per UTC day it used the tool. */
+#define API_SQL_TOOLS_RAW_WHERE \
     " FROM tool_calls c WHERE c.tenant = $1" \
     " AND ($2::timestamptz IS NULL OR c.event_time >= $2::timestamptz)" \
     " AND ($3::timestamptz IS NULL OR c.event_time < $3::timestamptz)" \
+    " AND ($7::timestamptz IS NULL OR c.event_time < $7::timestamptz OR c.event_time >= $8::timestamptz)" \
     " AND (($4::text IS NULL AND $5::text IS NULL AND $6::text IS NULL) OR EXISTS (SELECT 1 FROM sessions s" \
     " WHERE s.tenant = c.tenant AND s.session_id = c.session_id AND ($4::text IS NULL OR s.project = $4::text)" \
-    " AND ($5::text IS NULL OR s.os_user = $5::text) AND ($6::text IS NULL OR s.host = $6::text)))" \
-    " GROUP BY c.tool_name) g ORDER BY g.n DESC, g.tool_name COLLATE \"C\""
+    " AND ($5::text IS NULL OR s.os_user = $5::text) AND ($6::text IS NULL OR s.host = $6::text)))"
+#define API_SQL_TOOLS_DAILY(T) \
+    " SELECT d.tool_name, d.bucket, d.tool_category, d.calls, d.errors, d.duration_ms_sum, d.sessions" \
+    " FROM " T " d WHERE d.tenant = $1 AND $7::timestamptz IS NOT NULL" \
+    " AND d.day >= ($7::timestamptz AT TIME ZONE 'UTC')::date AND d.day < ($8::timestamptz AT TIME ZONE 'UTC')::date"
+#define API_SQL_TOOLS_PCT(P, LO, HI) \
+    "round(obs_tool_bucket_ms(g." LO ") + (" P " * (g.timed - 1) - floor(" P " * (g.timed - 1)))" \
+    " * (obs_tool_bucket_ms(g." HI ") - obs_tool_bucket_ms(g." LO ")))::bigint"
+#define API_SQL_TOOLS_RANK(P, CEIL_OR_FLOOR) \
+    " cum >= " CEIL_OR_FLOOR "(" P " * (timed - 1)) + 1)"
+#define API_SQL_TOOLS \
+    "WITH r (tool_name, bucket, cat, calls, errors, dsum, sessions) AS (" \
+    API_SQL_TOOLS_DAILY("tool_daily") " UNION ALL" API_SQL_TOOLS_DAILY("tool_daily_delta") \
+    " UNION ALL SELECT c.tool_name, coalesce(obs_tool_bucket(c.duration_ms), -1), min(c.tool_category), count(*)," \
+    " count(*) FILTER (WHERE c.is_error), coalesce(sum(c.duration_ms), 0), 0" API_SQL_TOOLS_RAW_WHERE \
+    " GROUP BY 1, 2" \
+    " UNION ALL SELECT x.tool_name, -1, NULL, 0, 0, 0, count(*) FROM (SELECT DISTINCT c.tool_name, c.session_id," \
+    " (c.event_time AT TIME ZONE 'UTC')::date" API_SQL_TOOLS_RAW_WHERE ") x GROUP BY 1)," \
+    " b AS (SELECT tool_name, bucket, min(cat) AS cat, sum(calls) AS calls, sum(errors) AS errors, sum(dsum) AS dsum," \
+    " sum(sessions) AS sessions FROM r GROUP BY 1, 2)," \
+    " h AS (SELECT b.*, sum(calls) FILTER (WHERE bucket >= 0) OVER (PARTITION BY tool_name ORDER BY bucket) AS cum," \
+    " (sum(calls) FILTER (WHERE bucket >= 0) OVER (PARTITION BY tool_name))::float8 AS timed FROM b)," \
+    " g AS (SELECT tool_name, min(cat) AS cat, sum(calls) AS n, sum(errors) AS err, sum(sessions) AS s," \
+    " sum(dsum) AS dsum, max(timed) AS timed," \
+    " min(bucket) FILTER (WHERE bucket >= 0 AND" API_SQL_TOOLS_RANK("0.5", "floor") " AS b50lo," \
+    " min(bucket) FILTER (WHERE bucket >= 0 AND" API_SQL_TOOLS_RANK("0.5", "ceil") " AS b50hi," \
+    " min(bucket) FILTER (WHERE bucket >= 0 AND" API_SQL_TOOLS_RANK("0.95", "floor") " AS b95lo," \
+    " min(bucket) FILTER (WHERE bucket >= 0 AND" API_SQL_TOOLS_RANK("0.95", "ceil") " AS b95hi" \
+    " FROM h GROUP BY tool_name)" \
+    " SELECT json_build_object('tool_name', g.tool_name, 'tool_category', g.cat, 'calls', g.n," \
+    " 'errors', g.err, 'error_rate', round(g.err / g.n, 4), 'sessions', g.s," \
+    " 'avg_duration_ms', CASE WHEN g.timed > 0 THEN round(g.dsum / g.timed::numeric)::bigint END," \
+    " 'p50_duration_ms', " API_SQL_TOOLS_PCT("0.5", "b50lo", "b50hi") "," \
+    " 'p95_duration_ms', " API_SQL_TOOLS_PCT("0.95", "b95lo", "b95hi") ")" \
+    " FROM g WHERE g.n > 0 ORDER BY g.n DESC, g.tool_name COLLATE \"C\""
 
 /* Projects or users from the session roll-ups. $1 tenant, $2 since, $3
  * until (on first_event_at). COL is the grouping column. */

@@ -8,6 +8,13 @@
 #   BENCH_SECONDS   seconds per route and tool (default 15)
 #   BENCH_CONC      concurrency: wrk connections = pgbench clients = API
 #                   threads (default 4)
+#   BENCH_KEEP_DB   1: keep the two databases (obs_bench_api_{small,large}_N)
+#                   and reuse them on the next run with the same
+#                   BENCH_SESSIONS (migrated with obsctl migrate, not
+#                   regenerated); drop them by hand when done
+#   BENCH_ROUTES    route names to measure (default all), e.g. "session tools"
+#   BENCH_SIZES     "small large" (default) or one of them (p50 growth
+#                   needs both)
 # A second database with a tenth of the sessions measures how p50 grows
 # from 1 to 10 million events. Writes bench/results/api.json.
 set -euo pipefail
@@ -18,6 +25,9 @@ command -v bc >/dev/null || apt-get install -y -qq bc >/dev/null
 sessions=${BENCH_SESSIONS:-100000}
 secs=${BENCH_SECONDS:-15}
 conc=${BENCH_CONC:-4}
+keep=${BENCH_KEEP_DB:-0}
+only_routes=${BENCH_ROUTES:-}
+sizes=${BENCH_SIZES:-small large}
 out=bench/results/api.json
 work=$(mktemp -d /var/tmp/obs-bench-api.XXXXXX)
 stamp=$(date +%s)
@@ -60,11 +70,23 @@ to_ms() {
 # bench_db N_SESSIONS LABEL: generate, start the API, measure every route.
 bench_db() {
     local n=$1 label=$2 d db key port
-    d=obs_bench_api_${label}_$stamp
-    dbs+=("$d")
-    db=$(obs_test_db "$d")
-    echo "bench/api: generating $n sessions, $((n * 100)) events ($label)"
-    psql "$db" -qX -v sessions="$n" -v days=90 -v per_session=100 -f bench/api/gen.sql >/dev/null
+    if [ "$keep" = 1 ] && [ "$(psql "$DATABASE_URL" -AtX -c "SELECT 1 FROM pg_database WHERE datname = 'obs_bench_api_${label}_$n'")" = 1 ]; then
+        d=obs_bench_api_${label}_$n
+        db=$(obs_db_url "$d")
+        echo "bench/api: reusing $d (obsctl migrate)"
+        DATABASE_URL=$db build/bin/obsctl migrate --dir migrations >/dev/null
+        psql "$db" -qX -c "VACUUM ANALYZE" >/dev/null
+    else
+        if [ "$keep" = 1 ]; then
+            d=obs_bench_api_${label}_$n
+        else
+            d=obs_bench_api_${label}_$stamp
+            dbs+=("$d")
+        fi
+        db=$(obs_test_db "$d")
+        echo "bench/api: generating $n sessions, $((n * 100)) events ($label)"
+        psql "$db" -qX -v sessions="$n" -v days=90 -v per_session=100 -f bench/api/gen.sql >/dev/null
+    fi
     key=$(DATABASE_URL=$db build/bin/obsctl apikey create --tenant bench 2>/dev/null)
     # The detail route's second statement takes the session's time span,
     # which the API reads with the first one.
@@ -83,6 +105,7 @@ bench_db() {
     local r name path sqlargs dvals
     for r in "${routes[@]}"; do
         IFS='|' read -r name path sqlargs dvals <<<"$r"
+        if [ -n "$only_routes" ] && [[ " $only_routes " != *" $name "* ]]; then continue; fi
         dvals=${dvals//@FIRST@/$first}
         dvals=${dvals//@LAST@/$last}
         # shellcheck disable=SC2086
@@ -116,8 +139,12 @@ bench_db() {
 
 declare -A WRK_RPS WRK_P50 WRK_P99 PGB_RPS PGB_P50 PGB_P99
 API_RSS=0
-bench_db $((sessions / 10)) small
-bench_db "$sessions" large
+[[ " $sizes " == *" small "* ]] && bench_db $((sessions / 10)) small
+[[ " $sizes " == *" large "* ]] && bench_db "$sessions" large
+if [ -n "$only_routes" ] || [ "$sizes" != "small large" ]; then
+    echo "bench/api: partial run (BENCH_ROUTES/BENCH_SIZES): $out not written"
+    exit 0
+fi
 
 rm -f "$out"
 cmd="make bench-api  # BENCH_SESSIONS=$sessions BENCH_SECONDS=$secs BENCH_CONC=$conc: wrk -c $conc vs pgbench -c $conc"

@@ -7,9 +7,14 @@
  * (enable.auto.offset.store=false; auto-commit sends them). PostgreSQL down:
  * the assignment is paused and polled (group membership stays alive) while
  * the store reconnects with capped backoff; then the same batch is retried.
+ * Read-ahead: before a batch goes to PostgreSQL, the records already
+ * fetched (up to batch.max_records, no wait) are taken as the next batch and
+ * decoded and parsed by a helper thread while the main thread waits on
+ * PostgreSQL; a batch that is dropped (revoke, stop) drops the next one too.
  * The admin thread (obs_admin) serves /healthz /readyz /metrics. */
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -18,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
 #include "obs_admin.h"
@@ -244,6 +250,15 @@ struct wrk_ctx {
     struct wrk_store *store;   /* PostgreSQL */
     rd_kafka_message_t **msgs; /* batch messages, owned */
     size_t nmsgs, capmsgs;     /* used / allocated */
+    struct wrk_rec *pre;       /* msgs[0..npre) decoded and parsed ahead, or NULL */
+    size_t npre;
+    /* read-ahead: the next batch, prepared by a helper thread */
+    struct obs_codec *codec2;  /* the helper thread's decoder */
+    rd_kafka_message_t **next; /* next batch messages, owned */
+    size_t nnext, capnext;     /* used / allocated */
+    struct wrk_rec *next_recs; /* prepared by the thread */
+    pthread_t thread;          /* running while ahead */
+    int ahead;                 /* the thread was started and not joined */
 };
 
 static int push_msg(struct wrk_ctx *c, rd_kafka_message_t *m) {
@@ -267,10 +282,105 @@ static int push_msg(struct wrk_ctx *c, rd_kafka_message_t *m) {
     return 1;
 }
 
+static void free_recs(struct wrk_rec *recs, size_t n) {
+    for (size_t i = 0; recs && i < n; i++)
+        wrk_rec_clear(&recs[i]);
+    free(recs);
+}
+
 static void drop_batch(struct wrk_ctx *c) {
     for (size_t i = 0; i < c->nmsgs; i++)
         rd_kafka_message_destroy(c->msgs[i]);
     c->nmsgs = 0;
+    free_recs(c->pre, c->npre);
+    c->pre = NULL;
+    c->npre = 0;
+}
+
+/* Fill recs[0..n) from msgs (decode and parse). */
+static void prepare_recs(struct obs_codec *codec, const char *topic, rd_kafka_message_t **msgs, size_t n,
+                         struct wrk_rec *recs) {
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_message_t *m = msgs[i];
+        recs[i].msg = m;
+        recs[i].topic = topic;
+        recs[i].partition = m->partition;
+        recs[i].offset = m->offset;
+        recs[i].value = m->payload;
+        recs[i].value_len = m->len;
+        wrk_rec_prepare(codec, &recs[i]);
+    }
+}
+
+static void *ahead_main(void *arg) {
+    struct wrk_ctx *c = arg;
+    prepare_recs(c->codec2, c->cfg->topic, c->next, c->nnext, c->next_recs);
+    return NULL;
+}
+
+/* Take the records fetched already (no wait) as the next batch and start
+ * preparing them. Returns -1 when a revoke happened meanwhile. */
+static int start_ahead(struct wrk_ctx *c) {
+    if (!c->codec2) return 0;
+    while (c->nnext < c->capnext && !g_stop) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 0);
+        if (!m) break;
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                obs_warn("kafka", "%s", rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        c->next[c->nnext++] = m; /* capnext = batch.max_records, allocated at start */
+    }
+    if (g_revoked) return -1;
+    if (!c->nnext) return 0;
+    c->next_recs = calloc(c->nnext, sizeof(*c->next_recs));
+    if (!c->next_recs) return 0; /* prepared inline later */
+    if (pthread_create(&c->thread, NULL, ahead_main, c) != 0) {
+        free(c->next_recs);
+        c->next_recs = NULL;
+        return 0;
+    }
+    c->ahead = 1;
+    return 0;
+}
+
+/* Join the read-ahead thread; keep = 1 makes the next batch the current one
+ * (msgs must be empty), keep = 0 drops it. */
+static void finish_ahead(struct wrk_ctx *c, int keep) {
+    if (c->ahead) {
+        pthread_join(c->thread, NULL);
+        c->ahead = 0;
+    }
+    if (keep && c->nmsgs == 0) {
+        rd_kafka_message_t **t = c->msgs;
+        size_t cap = c->capmsgs;
+        c->msgs = c->next, c->capmsgs = c->capnext, c->nmsgs = c->nnext;
+        c->next = t, c->capnext = cap, c->nnext = 0;
+        c->pre = c->next_recs, c->npre = c->next_recs ? c->nmsgs : 0;
+        c->next_recs = NULL;
+        return;
+    }
+    free_recs(c->next_recs, c->next_recs ? c->nnext : 0);
+    c->next_recs = NULL;
+    for (size_t i = 0; i < c->nnext; i++)
+        rd_kafka_message_destroy(c->next[i]);
+    c->nnext = 0;
+}
+
+/* A failed store: the next batch joins the current one, ahead of anything
+ * polled later, so offsets are only ever stored for a prefix. */
+static void merge_ahead(struct wrk_ctx *c) {
+    if (c->ahead) {
+        pthread_join(c->thread, NULL);
+        c->ahead = 0;
+    }
+    free_recs(c->next_recs, c->next_recs ? c->nnext : 0);
+    c->next_recs = NULL;
+    for (size_t i = 0; i < c->nnext; i++)
+        push_msg(c, c->next[i]);
+    c->nnext = 0;
 }
 
 /* Wait for the database with capped backoff, polling Kafka (paused) so the
@@ -305,24 +415,33 @@ static int wait_for_db(struct wrk_ctx *c) {
 /* Process the batch in c->msgs until it is committed or must be dropped. */
 static void process_batch(struct wrk_ctx *c) {
     double t0 = obs_mono_s();
+    int first = 1;
     for (;;) {
         size_t n = c->nmsgs;
-        struct wrk_rec *recs = calloc(n, sizeof(*recs));
+        struct wrk_rec *recs = NULL;
+        if (c->pre && c->npre == n) {
+            recs = c->pre; /* prepared by the read-ahead thread */
+        } else {
+            free_recs(c->pre, c->npre);
+            recs = calloc(n, sizeof(*recs));
+            if (recs) prepare_recs(c->codec, c->cfg->topic, c->msgs, n, recs);
+        }
+        c->pre = NULL;
+        c->npre = 0;
         if (!recs) {
             obs_error("batch", "out of memory");
             drop_batch(c);
+            finish_ahead(c, 0);
             return;
         }
-        for (size_t i = 0; i < n; i++) {
-            rd_kafka_message_t *m = c->msgs[i];
-            recs[i].msg = m;
-            recs[i].topic = c->cfg->topic;
-            recs[i].partition = m->partition;
-            recs[i].offset = m->offset;
-            recs[i].value = m->payload;
-            recs[i].value_len = m->len;
-            wrk_rec_prepare(c->codec, &recs[i]);
+        if (first && !c->ahead && start_ahead(c) < 0) {
+            free_recs(recs, n);
+            drop_batch(c); /* revoked while reading ahead */
+            finish_ahead(c, 0);
+            g_revoked = 0;
+            return;
         }
+        first = 0;
         char err[1024];
         struct wrk_store_stats stats;
         enum wrk_status s = wrk_store_begin(c->store, recs, n, &stats, err, sizeof(err));
@@ -344,15 +463,13 @@ static void process_batch(struct wrk_ctx *c) {
             obs_metric_observe(m_batch, obs_mono_s() - t0);
             obs_debug("batch", "%zu records: %" PRIu64 " new, %" PRIu64 " duplicate, %" PRIu64 " poison", n,
                       stats.inserted, stats.duplicates, stats.poison);
-            for (size_t i = 0; i < n; i++)
-                wrk_rec_clear(&recs[i]);
-            free(recs);
+            free_recs(recs, n);
             drop_batch(c);
+            finish_ahead(c, 1); /* the next batch, prepared meanwhile */
             return;
         }
-        for (size_t i = 0; i < n; i++)
-            wrk_rec_clear(&recs[i]);
-        free(recs);
+        free_recs(recs, n);
+        merge_ahead(c);
         obs_metric_inc(m_db_errors);
         obs_warn("db", "batch of %zu not stored, will retry: %s", n, err);
         if (!wrk_store_connected(c->store)) {
@@ -494,6 +611,12 @@ int main(int argc, char **argv) {
         obs_error("codec", "%s", err);
         goto out;
     }
+    /* read-ahead (see the top of this file); without it batches are prepared inline */
+    json_object_seed(0); /* before a second thread parses JSON */
+    c.codec2 = obs_codec_create(err, sizeof(err));
+    c.next = calloc((size_t)cfg.max_records, sizeof(*c.next));
+    c.capnext = c.next ? (size_t)cfg.max_records : 0;
+    if (!c.codec2 || !c.next) obs_warn("batch", "read-ahead off: out of memory");
     c.store = wrk_store_create(cfg.database_url, prices);
     if (!c.store) goto out;
     if (wrk_store_connect(c.store, err, sizeof(err)) == 0) {
@@ -562,6 +685,7 @@ int main(int argc, char **argv) {
 out:
     if (c.rk) {
         drop_batch(&c);
+        finish_ahead(&c, 0);
         rd_kafka_resp_err_t ce = rd_kafka_commit(c.rk, NULL, 0);
         if (ce && ce != RD_KAFKA_RESP_ERR__NO_OFFSET)
             obs_warn("offsets", "final commit: %s", rd_kafka_err2str(ce));
@@ -572,10 +696,13 @@ out:
         rd_kafka_flush(c.prod, 5000);
         rd_kafka_destroy(c.prod);
     }
+    finish_ahead(&c, 0);
     free(c.msgs);
+    free(c.next);
     obs_admin_stop(admin);
     wrk_store_destroy(c.store);
     obs_codec_destroy(c.codec);
+    obs_codec_destroy(c.codec2);
     wrk_prices_free(prices);
     obs_config_free(wrk_opts, &cfg, &kv);
     obs_metrics_shutdown();

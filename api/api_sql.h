@@ -165,18 +165,27 @@
 
 /* Usage from daily_usage (UTC days; ccusage daily rule). $1 tenant,
  * $2 first day (inclusive), $3 end day (exclusive), $4 project, $5 group
- * (day|week|project|model|user|host), $6 user, $7 host, $8 model. */
+ * (day|week|project|model|user|host), $6 user, $7 host, $8 model. The rows
+ * are first summed by the raw grouping column (a date, or one text
+ * column; $5 is a plan-time constant, so the CASEs fold away) and only the
+ * few groups get their key formatted: to_char() per daily_usage row cost
+ * more than the aggregate itself (ADR 0032). */
 #define API_SQL_USAGE_DAILY \
     API_SQL_USAGE_BUCKET \
-    " SELECT CASE $5::text WHEN 'day' THEN to_char(d.day, 'YYYY-MM-DD')" \
-    " WHEN 'week' THEN to_char(date_trunc('week', d.day::timestamp), 'YYYY-MM-DD')" \
-    " WHEN 'project' THEN nullif(d.project, '') WHEN 'model' THEN nullif(d.model, '')" \
-    " WHEN 'user' THEN d.os_user ELSE d.host END AS k," API_SQL_USAGE_SUMS("d", "sum(d.messages)") \
+    " SELECT CASE $5::text WHEN 'day' THEN to_char(r.day, 'YYYY-MM-DD')" \
+    " WHEN 'week' THEN to_char(date_trunc('week', r.day::timestamp), 'YYYY-MM-DD') ELSE r.dim END AS k," \
+    " sum(r.i) AS i, sum(r.o) AS o, sum(r.cc) AS cc, sum(r.cr) AS cr, trim_scale(sum(r.cost)) AS cost," \
+    " sum(r.n) AS n FROM (" \
+    " SELECT CASE WHEN $5::text IN ('day', 'week') THEN d.day END AS day," \
+    " CASE $5::text WHEN 'project' THEN nullif(d.project, '') WHEN 'model' THEN nullif(d.model, '')" \
+    " WHEN 'user' THEN d.os_user WHEN 'host' THEN d.host END AS dim," \
+    " sum(d.input_tokens) AS i, sum(d.output_tokens) AS o, sum(d.cache_creation_tokens) AS cc," \
+    " sum(d.cache_read_tokens) AS cr, sum(d.cost_usd) AS cost, sum(d.messages) AS n" \
     " FROM daily_usage d WHERE d.tenant = $1" \
     " AND ($2::date IS NULL OR d.day >= $2::date) AND ($3::date IS NULL OR d.day < $3::date)" \
     " AND ($4::text IS NULL OR d.project = $4::text) AND ($6::text IS NULL OR d.os_user = $6::text)" \
     " AND ($7::text IS NULL OR d.host = $7::text) AND ($8::text IS NULL OR d.model = $8::text)" \
-    " GROUP BY 1) g ORDER BY g.k COLLATE \"C\" NULLS LAST"
+    " GROUP BY 1, 2) r GROUP BY 1) g ORDER BY g.k COLLATE \"C\" NULLS LAST"
 
 /* Usage from message_usage, for buckets in another time zone or a window
  * that does not start and end at UTC midnight (same daily rule: btw

@@ -45,17 +45,24 @@ gcc -O2 -Iapi -o "$work/print_sql" bench/api/print_sql.c
 
 since=$(date -u -d '-90 days' +%Y-%m-%dT%H:%M:%SZ)
 week=$(date -u -d '-7 days' +%Y-%m-%dT%H:%M:%SZ)
+# the first UTC midnight after $week: whole days from tool_daily, the cut day
+# before it from tool_calls, as obs-api splits the window ($7/$8 of API_SQL_TOOLS)
+week_day1=$(date -u -d "$(date -u -d '-7 days' +%Y-%m-%d) + 1 day" +%Y-%m-%dT00:00:00Z)
 day90=$(date -u -d '-90 days' +%Y-%m-%d)
+day7=$(date -u -d '-7 days' +%Y-%m-%d)
 # pgbench runs in simple mode with the values as SQL literals: it has no
 # notion of quotes, so the ":MI:SS" inside the API's to_char() formats must
 # map to themselves (-D MI=:MI -D SS=:SS) to pass through unchanged.
+# tools cuts its window at now - 7 days (the cut day is read from tool_calls),
+# tools_days starts at a UTC midnight (whole days from tool_daily only).
 # route name | URL path+query | print_sql statement and args | pgbench -D values
 routes=(
     "sessions_list|/api/v1/sessions?limit=50&project=/src/project-7&since=$since|sessions p1 p2 NULL p4 NULL NULL p7 NULL NULL NULL NULL NULL NULL NULL|-D p1='bench' -D p2='$since' -D p4='/src/project-7' -D p7=51"
     "sessions_by_cost|/api/v1/sessions?limit=50&sort=cost|sessions_cost p1 NULL NULL NULL NULL NULL p7 NULL NULL NULL NULL NULL NULL NULL|-D p1='bench' -D p7=51"
     "session|/api/v1/sessions/s00000007|session p1 p2 + session_parts p1 p2 p3 p4|-D p1='bench' -D p2='s00000007' -D p3='@FIRST@' -D p4='@LAST@'"
     "usage_by_day|/api/v1/usage?group_by=day&since=$day90|usage p1 p2 NULL NULL p5 NULL NULL NULL|-D p1='bench' -D p2='$day90' -D p5='day'"
-    "tools|/api/v1/tools?since=$week|tools p1 p2 NULL NULL NULL NULL|-D p1='bench' -D p2='$week'"
+    "tools|/api/v1/tools?since=$week|tools p1 p2 NULL NULL NULL NULL p7 p8|-D p1='bench' -D p2='$week' -D p7='$week_day1' -D p8='infinity'"
+    "tools_days|/api/v1/tools?since=$day7|tools p1 p2 NULL NULL NULL NULL p7 p8|-D p1='bench' -D p2='${day7}T00:00:00Z' -D p7='${day7}T00:00:00Z' -D p8='infinity'"
 )
 
 # to_ms VALUE-WITH-UNIT (wrk prints 1.23ms, 850.00us, 1.02s)

@@ -285,13 +285,11 @@ static const char *const TOOL_SQL[] = {
     " input_tokens::bigint, output_tokens::bigint, cache_creation_tokens::bigint, "                          \
     "cache_read_tokens::bigint,"                                                                             \
     " text_content, observed_time::timestamptz, raw::jsonb FROM wrk_ev w"
-#define EV_INSERT_TAIL(inf)                                                                                  \
-    " ORDER BY i ON CONFLICT DO NOTHING RETURNING tenant, event_id)"                                         \
-    " SELECT min(w.i) FROM ins JOIN wrk_ev w ON w.tenant = ins.tenant AND w.event_id = ins.event_id"         \
-    " AND w.time_inferred = '" inf "' GROUP BY ins.tenant, ins.event_id"
-
 /* Rows with a real event time: the key decides. */
-static const char EV_INSERT[] = EV_INSERT_HEAD " WHERE w.time_inferred = 'f'" EV_INSERT_TAIL("f");
+static const char EV_INSERT[] = EV_INSERT_HEAD
+    " WHERE w.time_inferred = 'f' ORDER BY i ON CONFLICT DO NOTHING RETURNING tenant, event_id)"
+    " SELECT min(w.i) FROM ins JOIN wrk_ev w ON w.tenant = ins.tenant AND w.event_id = ins.event_id"
+    " AND w.time_inferred = 'f' GROUP BY ins.tenant, ins.event_id";
 /* Rows with an inferred time (the observed time is part of the key): a
  * line read again later gets a new observed time, so a row of the same
  * event id in any partition means it is stored. The batch's copies of one
@@ -299,7 +297,8 @@ static const char EV_INSERT[] = EV_INSERT_HEAD " WHERE w.time_inferred = 'f'" EV
  * a nested loop probes each partition's primary key. */
 static const char EV_INSERT_INF[] = EV_INSERT_HEAD
     " WHERE w.time_inferred = 't' AND NOT EXISTS (SELECT 1 FROM events e WHERE e.tenant = w.tenant"
-    " AND e.event_id = w.event_id)" EV_INSERT_TAIL("t");
+    " AND e.event_id = w.event_id) ORDER BY i ON CONFLICT DO NOTHING RETURNING tenant, event_id)"
+    " SELECT tenant, event_id FROM ins"; /* keys back to records in C: a join would be a nested loop */
 
 static int simple(struct wrk_store *st, const char *sql, char *errstr, size_t errlen);
 
@@ -1013,6 +1012,36 @@ static int ev_insert(struct wrk_store *st, const char *sql, struct wrk_rec *recs
     return 0;
 }
 
+/* EV_INSERT_INF; the returned keys are found among the batch's inferred
+ * records (inf: their indexes sorted by key, skip: the later copies). */
+static int ev_insert_inf(struct wrk_store *st, struct wrk_rec *recs, const size_t *inf, size_t ninf,
+                         const char *skip, char *errstr, size_t errlen, int *is_content) {
+    PGresult *r = PQexec(st->conn, EV_INSERT_INF);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        errmsg(st, r, "insert events", errstr, errlen);
+        *is_content = content_error(r);
+        PQclear(r);
+        return -1;
+    }
+    for (int k = 0; k < PQntuples(r); k++) {
+        const char *tenant = PQgetvalue(r, k, 0), *id = PQgetvalue(r, k, 1);
+        size_t lo = 0, hi = ninf;
+        while (lo < hi) { /* first position whose key is >= (tenant, id) */
+            size_t mid = lo + (hi - lo) / 2;
+            const struct obs_event *e = &recs[inf[mid]].ev;
+            int c = strcmp(e->tenant ? e->tenant : "", tenant);
+            if (!c) c = strcmp(e->event_id ? e->event_id : "", id);
+            if (c < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < ninf && !skip[inf[lo]]) recs[inf[lo]].inserted = 1;
+    }
+    PQclear(r);
+    return 0;
+}
+
 /* The events rows of the batch; sets rec->inserted and bulk[i] for every
  * record that is not poison. Rows with a real event time: COPY straight
  * into events (copy_direct); if a key is stored already, COPY into wrk_ev
@@ -1084,7 +1113,7 @@ static int bulk_events(struct wrk_store *st, struct wrk_rec *recs, size_t n, cha
         if (rc == 0)
             rc = simple(st, "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off", errstr,
                         errlen);
-        if (rc == 0) rc = ev_insert(st, EV_INSERT_INF, recs, n, errstr, errlen, is_content);
+        if (rc == 0) rc = ev_insert_inf(st, recs, inf, ninf, skip, errstr, errlen, is_content);
         if (rc == 0) rc = simple(st, "RESET enable_hashjoin; RESET enable_mergejoin", errstr, errlen);
     }
     free(b.p);
@@ -1473,14 +1502,18 @@ static const char *const US_SQL[] = {
     " WHERE m.tenant = w.tenant AND m.usage_key = w.usage_key AND NOT w.ins AND" US_REPLACE
     " RETURNING m.tenant, m.usage_key)"
     " UPDATE wrk_us w SET chg = true FROM u WHERE w.tenant = u.tenant AND w.usage_key = u.usage_key",
-    "WITH me AS (UPDATE message_usage m SET btw_replay = m.is_sidechain AND EXISTS (SELECT 1 FROM"
-    " message_usage o WHERE o.tenant = m.tenant AND o.message_id = m.message_id AND NOT o.is_sidechain"
-    " AND o.request_id IS DISTINCT FROM m.request_id) FROM wrk_us w WHERE w.chg AND m.tenant = w.tenant"
-    " AND m.usage_key = w.usage_key RETURNING m.*)" US_DELTA_COLS
-    " SELECT tenant, session_id, (event_time AT TIME ZONE 'UTC')::date, coalesce(project, ''),"
-    " coalesce(model, ''), os_user, host, true, NOT btw_replay, 1, input_tokens, output_tokens,"
-    " cache_creation_tokens, cache_read_tokens, cost_usd, CASE WHEN is_sidechain OR source_path LIKE"
-    " '%/subagents/%' THEN cost_usd ELSE 0 END FROM me",
+    /* the /btw flag of every kept row, written only where it changes */
+    "UPDATE message_usage m SET btw_replay = NOT m.btw_replay FROM wrk_us w WHERE w.chg"
+    " AND m.tenant = w.tenant AND m.usage_key = w.usage_key AND m.btw_replay <> (m.is_sidechain AND EXISTS"
+    " (SELECT 1 FROM message_usage o WHERE o.tenant = m.tenant AND o.message_id = m.message_id"
+    " AND NOT o.is_sidechain AND o.request_id IS DISTINCT FROM m.request_id))",
+    /* then the +1 delta of every kept row, with that flag */
+    US_DELTA_COLS
+    " SELECT m.tenant, m.session_id, (m.event_time AT TIME ZONE 'UTC')::date, coalesce(m.project, ''),"
+    " coalesce(m.model, ''), m.os_user, m.host, true, NOT m.btw_replay, 1, m.input_tokens, m.output_tokens,"
+    " m.cache_creation_tokens, m.cache_read_tokens, m.cost_usd, CASE WHEN m.is_sidechain OR m.source_path"
+    " LIKE '%/subagents/%' THEN m.cost_usd ELSE 0 END FROM message_usage m JOIN wrk_us w"
+    " ON m.tenant = w.tenant AND m.usage_key = w.usage_key WHERE w.chg",
     "WITH oth AS (UPDATE message_usage m SET btw_replay = true FROM (SELECT DISTINCT tenant, message_id,"
     " request_id FROM wrk_us WHERE chg AND NOT is_sidechain::boolean) w WHERE m.tenant = w.tenant"
     " AND m.message_id = w.message_id AND m.is_sidechain AND m.request_id IS DISTINCT FROM w.request_id"

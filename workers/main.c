@@ -64,7 +64,7 @@ static const struct obs_cfg_opt wrk_opts[] = {
      "consumer group id"},
     {"database.url", OBS_CFG_STR, NULL, offsetof(struct wrk_config, database_url), 0, 0,
      "PostgreSQL connection URL (required)"},
-    {"batch.max_records", OBS_CFG_INT, "1000", offsetof(struct wrk_config, max_records), 1, 100000,
+    {"batch.max_records", OBS_CFG_INT, "4000", offsetof(struct wrk_config, max_records), 1, 100000,
      "records per transaction at most"},
     {"batch.max_wait_ms", OBS_CFG_INT, "200", offsetof(struct wrk_config, max_wait_ms), 1, 60000,
      "how long a batch waits to fill up after its first record"},

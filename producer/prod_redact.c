@@ -97,7 +97,9 @@ static const struct {
      "(?i)\\\\?\"(?:authorization|proxy-authorization|x-api-key|api[_-]?key|password|passwd|client[_-]?"
      "secret)"
      "\\\\?\"\\s*:\\s*\\\\?\"\\K(?![^\"\\\\]*\\[REDACTED:)[^\"\\\\]+",
-     {"authorization", "api_key", "api-key", "apikey", "passw", "client", NULL},
+     /* The key's opening quote is part of every match: with it, prose about
+      * "API keys" or "passwords" no longer runs the pattern (ADR 0014). */
+     {"\"authorization", "\"proxy-auth", "\"x-api", "\"api", "\"passw", "\"client", NULL},
      1},
     {"url_password",
      "\\b[A-Za-z][A-Za-z0-9+.-]*://[^\\s:/@\"\\\\]+:\\K(?!\\[REDACTED:)[^\\s@/\"\\\\]+(?=@)",

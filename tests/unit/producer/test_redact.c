@@ -147,6 +147,17 @@ static void test_builtin(void) {
     }
     pos(r, "auth_value", "{\\\"password\\\":\\\"hunter2\\\"}", "hunter2");
     neg(r, "auth_value", "{\\\"author\\\":\\\"bob\\\",\\\"password_hint\\\":\\\"x\\\"}");
+    /* Every key of the rule through the pre-scan literals (the key's opening quote). */
+    contains(
+        r,
+        "{\"Proxy-Authorization\":\"Basic Zm9vOmJhcg\",\"X-API-Key\":\"k-123\",\"apiKey\":\"k-456\","
+        "\"api_key\":\"k-789\",\"passwd\":\"pw1\",\"client_secret\":\"cs1\",\"ClientSecret\":\"cs2\"}",
+        "{\"Proxy-Authorization\":\"[REDACTED:auth_value]\",\"X-API-Key\":\"[REDACTED:auth_value]\","
+        "\"apiKey\":\"[REDACTED:auth_value]\",\"api_key\":\"[REDACTED:auth_value]\",\"passwd\":\"[REDACTED:"
+        "auth_value]\",\"client_secret\":\"[REDACTED:auth_value]\",\"ClientSecret\":\"[REDACTED:auth_value]"
+        "\"}",
+        "auth_value: every key name, any case");
+    neg(r, "auth_value", "API keys come from auth.APIKeyFromRequest; reset your password; the client");
 
     /* boundaries: closing quote, \n escape before and after */
     contains(r, "{\"content\":\"AKIAIOSFODNN7EXAMPLE\"}", "\"[REDACTED:aws_access_key]\"}",

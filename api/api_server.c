@@ -668,7 +668,9 @@ static int utc_midnight(int64_t ms) { return ms % 86400000 == 0; }
 
 /* /api/v1/usage: buckets by day|week (in tz) or project|model|user|host.
  * daily_usage answers when the buckets are UTC and the window is whole UTC
- * days; otherwise message_usage is aggregated (same daily rule). */
+ * days (its per-day totals usage_day when the buckets are days or weeks and
+ * nothing is filtered); otherwise message_usage is aggregated (same daily
+ * rule). */
 static void handle_usage(struct api_req *ar) {
     static const char *const allowed[] = {"since", "until", "project", "group_by", "tz",
                                           "user",  "host",  "model",   NULL};
@@ -696,7 +698,12 @@ static void handle_usage(struct api_req *ar) {
     p[7] = lp.model;
     p[8] = tz;
     ar->value_field = "tz";
-    PGresult *r = db_query(ar, daily ? API_SQL_USAGE_DAILY : API_SQL_USAGE_EVENTS, daily ? 8 : 9, p);
+    /* day/week buckets of every project, model, user and host: the per-day totals */
+    int totals = daily && (!strcmp(group, "day") || !strcmp(group, "week")) && !lp.project && !lp.user &&
+                 !lp.host && !lp.model;
+    const char *pt[4] = {p[0], p[1], p[2], group};
+    PGresult *r = totals ? db_query(ar, API_SQL_USAGE_DAY, 4, pt)
+                         : db_query(ar, daily ? API_SQL_USAGE_DAILY : API_SQL_USAGE_EVENTS, daily ? 8 : 9, p);
     if (!r) goto out;
     char prefix[160];
     snprintf(prefix, sizeof(prefix), "{\"group_by\":\"%s\",\"tz\":\"%s\",\"buckets\":[", group, tz);

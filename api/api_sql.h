@@ -187,6 +187,22 @@
     " AND ($7::text IS NULL OR d.host = $7::text) AND ($8::text IS NULL OR d.model = $8::text)" \
     " GROUP BY 1, 2) r GROUP BY 1) g ORDER BY g.k COLLATE \"C\" NULLS LAST"
 
+/* Usage by UTC day or week without filters, from the per-day totals
+ * (migrations/0042: usage_day + usage_day_delta, kept by triggers on
+ * daily_usage): one row per day whatever the number of project x model x
+ * user x host combinations. $1 tenant, $2 first day, $3 end day
+ * (exclusive), $4 group (day|week). Same buckets as API_SQL_USAGE_DAILY. */
+#define API_SQL_USAGE_DAY \
+    API_SQL_USAGE_BUCKET \
+    " SELECT CASE $4::text WHEN 'week' THEN to_char(date_trunc('week', r.day::timestamp), 'YYYY-MM-DD')" \
+    " ELSE to_char(r.day, 'YYYY-MM-DD') END AS k, sum(r.i) AS i, sum(r.o) AS o, sum(r.cc) AS cc, sum(r.cr) AS cr," \
+    " trim_scale(sum(r.cost)) AS cost, sum(r.n) AS n FROM (" \
+    " SELECT u.day, sum(u.input_tokens) AS i, sum(u.output_tokens) AS o, sum(u.cache_creation_tokens) AS cc," \
+    " sum(u.cache_read_tokens) AS cr, sum(u.cost_usd) AS cost, sum(u.messages) AS n" \
+    " FROM (SELECT * FROM usage_day UNION ALL SELECT * FROM usage_day_delta) u WHERE u.tenant = $1" \
+    " AND ($2::date IS NULL OR u.day >= $2::date) AND ($3::date IS NULL OR u.day < $3::date)" \
+    " GROUP BY u.day) r GROUP BY 1) g ORDER BY g.k COLLATE \"C\" NULLS LAST"
+
 /* Usage from message_usage, for buckets in another time zone or a window
  * that does not start and end at UTC midnight (same daily rule: btw
  * replays excluded). $1..$8 as above but $2/$3 instants, $9 time zone. */

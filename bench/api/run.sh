@@ -60,7 +60,7 @@ routes=(
     "sessions_list|/api/v1/sessions?limit=50&project=/src/project-7&since=$since|sessions p1 p2 NULL p4 NULL NULL p7 NULL NULL NULL NULL NULL NULL NULL|-D p1='bench' -D p2='$since' -D p4='/src/project-7' -D p7=51"
     "sessions_by_cost|/api/v1/sessions?limit=50&sort=cost|sessions_cost p1 NULL NULL NULL NULL NULL p7 NULL NULL NULL NULL NULL NULL NULL|-D p1='bench' -D p7=51"
     "session|/api/v1/sessions/s00000007|session p1 p2 + session_parts p1 p2 p3 p4|-D p1='bench' -D p2='s00000007' -D p3='@FIRST@' -D p4='@LAST@'"
-    "usage_by_day|/api/v1/usage?group_by=day&since=$day90|usage p1 p2 NULL NULL p5 NULL NULL NULL|-D p1='bench' -D p2='$day90' -D p5='day'"
+    "usage_by_day|/api/v1/usage?group_by=day&since=$day90|usage_day p1 p2 NULL p4|-D p1='bench' -D p2='$day90' -D p4='day'"
     "tools|/api/v1/tools?since=$week|tools p1 p2 NULL NULL NULL NULL p7 p8|-D p1='bench' -D p2='$week' -D p7='$week_day1' -D p8='infinity'"
     "tools_days|/api/v1/tools?since=$day7|tools p1 p2 NULL NULL NULL NULL p7 p8|-D p1='bench' -D p2='${day7}T00:00:00Z' -D p7='${day7}T00:00:00Z' -D p8='infinity'"
 )

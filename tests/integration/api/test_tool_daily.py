@@ -1,5 +1,6 @@
 """test_tool_daily.py - the daily tool statistics (migrations/0041_tool_daily.sql)
-against the real PostgreSQL, and GET /api/v1/tools over them.
+and the per-day usage totals (migrations/0042_usage_day_totals.sql) against
+the real PostgreSQL, and GET /api/v1/tools and /api/v1/usage over them.
 
 tool_calls rows are written with the statement shapes obs-worker uses (a
 set-wise INSERT ... ON CONFLICT DO NOTHING, results as one UPDATE per result
@@ -19,6 +20,11 @@ must equal the statistics recomputed from tool_calls. Asserts:
   day, a user filter, no window) against figures computed here from the
   rows: calls, errors, error_rate, avg exact, sessions = session-days, p50/p95
   within the documented 4.5 % + 1 ms of percentile_cont; tenant isolation.
+- usage_day: daily_usage written with the worker's upsert (new keys and
+  added amounts), a no-op UPDATE and a re-run of 0042 keep usage_day +
+  usage_day_delta == daily_usage summed per day; usage by day and by week
+  (the totals path) equal the sums computed here, filtered usage (the
+  daily_usage path) still answers.
 Its own database: obs_tool_daily_<pid>."""
 import datetime as dt
 import os
@@ -32,6 +38,25 @@ import apitest as at  # noqa: E402
 R = at.Reporter()
 DB = "obs_tool_daily_%d" % os.getpid()
 MIGRATION = os.path.join(at.REPO, "migrations", "0041_tool_daily.sql")
+MIGRATION_USAGE = os.path.join(at.REPO, "migrations", "0042_usage_day_totals.sql")
+CHECK_USAGE = """
+WITH a AS (SELECT tenant, day, sum(messages) m, sum(input_tokens) i, sum(output_tokens) o,
+                  sum(cache_creation_tokens) cc, sum(cache_read_tokens) cr, sum(cost_usd) c FROM daily_usage GROUP BY 1, 2),
+     b AS (SELECT tenant, day, sum(messages) m, sum(input_tokens) i, sum(output_tokens) o,
+                  sum(cache_creation_tokens) cc, sum(cache_read_tokens) cr, sum(cost_usd) c
+             FROM (SELECT * FROM usage_day UNION ALL SELECT * FROM usage_day_delta) x GROUP BY 1, 2
+           HAVING sum(messages) <> 0 OR sum(input_tokens) <> 0 OR sum(cost_usd) <> 0)
+SELECT 'missing', * FROM (SELECT * FROM a EXCEPT SELECT * FROM b) x
+UNION ALL SELECT 'extra', * FROM (SELECT * FROM b EXCEPT SELECT * FROM a) y
+"""
+# (tenant, day, project, model, user, host, messages, input, output, cost) batches as the worker upserts them
+USAGE_BATCHES = [
+    [("A", "2025-06-01", "/p/x", "m-a", "u0", "h0", 2, 100, 10, "1.5"),
+     ("A", "2025-06-01", "/p/y", "m-b", "u1", "h1", 1, 10, 1, "0.25"),
+     ("A", "2025-06-08", "/p/x", "m-a", "u0", "h0", 4, 40, 4, "0.4"),
+     ("B", "2025-06-01", "/p/s", "m-s", "ub", "hb", 9, 9, 9, "9")],
+    [("A", "2025-06-01", "/p/x", "m-a", "u0", "h0", 3, 1000, 100, "2"),  # existing key: amounts added
+     ("A", "2025-06-02", "/p/x", "m-b", "u0", "h1", 1, 1, 1, "0.1")]]
 
 # Recomputed from tool_calls, minus what the tables hold: no rows when they agree.
 CHECK = """
@@ -308,6 +333,58 @@ def route(url):
         R.check(api.stop() == 0, "obs-api exits 0 on SIGTERM")
 
 
+def usage_sql(batch):
+    vals = ",".join("(%s,%s,%s,%s,%s,%s,%d,%d,%d,%s)" % (q(t), q(d), q(p), q(m), q(u), q(h), n, i, o, c)
+                    for (t, d, p, m, u, h, n, i, o, c) in batch)
+    return ("INSERT INTO daily_usage AS d (tenant, day, project, model, os_user, host, messages, input_tokens,"
+            " output_tokens, cost_usd) VALUES %s ON CONFLICT (tenant, day, project, model, os_user, host) DO UPDATE SET"
+            " messages = d.messages + EXCLUDED.messages, input_tokens = d.input_tokens + EXCLUDED.input_tokens,"
+            " output_tokens = d.output_tokens + EXCLUDED.output_tokens, cost_usd = d.cost_usd + EXCLUDED.cost_usd"
+            % vals)
+
+
+def usage_day(url):
+    for b in USAGE_BATCHES:
+        at.psql(url, usage_sql(b))
+        out = at.psql(url, CHECK_USAGE).strip()
+        R.check(out == "", "usage_day == daily_usage summed per day after a worker upsert", out)
+    before = at.psql(url, "SELECT * FROM usage_day ORDER BY 1, 2")
+    at.psql(url, "UPDATE daily_usage SET messages = messages")
+    R.check(at.psql(url, "SELECT * FROM usage_day ORDER BY 1, 2") == before and
+            at.psql(url, "SELECT count(*) FROM usage_day_delta").strip() == "0",
+            "an UPDATE that changes no amount changes nothing")
+    r = subprocess.run(["psql", url, "-qAtX1", "-v", "ON_ERROR_STOP=1", "-f", MIGRATION_USAGE], capture_output=True,
+                       text=True)
+    R.check(r.returncode == 0 and at.psql(url, "SELECT * FROM usage_day ORDER BY 1, 2") == before,
+            "re-running 0042 (backfill) gives the same totals", r.stderr[-300:])
+    key_a, _ = at.create_key(url, "A")
+    api = at.Api(url)
+    try:
+        exp = {}
+        for b in USAGE_BATCHES:
+            for (t, d, p, m, u, h, n, i, o, c) in b:
+                if t == "A":
+                    e = exp.setdefault(d, [0, 0, 0, 0.0])
+                    e[0] += n
+                    e[1] += i
+                    e[2] += o
+                    e[3] += float(c)
+        st, _, body, js = api.request("/api/v1/usage", key=key_a, params={"group_by": "day", "since": "2025-06-01"})
+        got = {b["key"]: [b["messages"], b["input_tokens"], b["output_tokens"], float(b["cost_usd"])]
+               for b in (js or {}).get("buckets", [])}
+        R.check(st == 200 and got == exp and [b["key"] for b in js["buckets"]] == sorted(exp),
+                "usage by day (per-day totals) == the sums of the upserts", (body, exp))
+        st, _, body, js = api.request("/api/v1/usage", key=key_a, params={"group_by": "week"})
+        weeks = {b["key"]: b["messages"] for b in (js or {}).get("buckets", [])}
+        R.check(st == 200 and weeks == {"2025-05-26": 6, "2025-06-02": 5},
+                "usage by week (per-day totals): Monday keys, sums", body)
+        st, _, body, js = api.request("/api/v1/usage", key=key_a, params={"group_by": "day", "model": "m-b"})
+        R.check(st == 200 and {b["key"]: b["messages"] for b in js["buckets"]} == {"2025-06-01": 1, "2025-06-02": 1},
+                "filtered usage by day (daily_usage path)", body)
+    finally:
+        R.check(api.stop() == 0, "obs-api exits 0 on SIGTERM (usage)")
+
+
 def main():
     url = at.fresh_db(DB)
     try:
@@ -319,6 +396,7 @@ def main():
         replays(url)
         partitions_and_concurrency(url)
         route(url)
+        usage_day(url)
     finally:
         at.drop_db(DB)
 

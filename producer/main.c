@@ -585,10 +585,8 @@ static int on_line(void *ud, const struct prod_line *l) {
         }
         return -1;
     }
-    p->lines++;
+    p->lines++; /* the metrics get these once per file_pump */
     p->bytes += l->bytes + 1;
-    obs_metric_inc(p->m_lines);
-    obs_metric_add(p->m_bytes, l->bytes + 1);
     return 0;
 }
 
@@ -707,6 +705,7 @@ static void file_pump(struct prod *p, struct prod_file *pf, size_t budget) {
     p->eid_pf =
         p->eid && prod_eid_prefix(p->eid, p->cfg.tenant, p->cfg.host, pf->rel, pf->file_id) == 0 ? pf : NULL;
     size_t done = 0;
+    uint64_t lines0 = p->lines, bytes0 = p->bytes;
     while (pf->read_off < pf->size && done < budget && p->inflight_bytes < p->cfg.max_inflight_bytes &&
            !atomic_load(&p->stop) && !atomic_load(&p->fatal)) {
         size_t want = pf->size - pf->read_off < sizeof(buf) ? (size_t)(pf->size - pf->read_off) : sizeof(buf);
@@ -721,6 +720,8 @@ static void file_pump(struct prod *p, struct prod_file *pf, size_t budget) {
             break;
         }
     }
+    obs_metric_add(p->m_lines, p->lines - lines0);
+    obs_metric_add(p->m_bytes, p->bytes - bytes0);
     if (pf->read_off < pf->size) pf->dirty = 1;
     if (pf->sp.len == 0) prod_splitter_free(&pf->sp); /* no partial line: no carry kept per idle file */
     p->eid_pf = NULL;

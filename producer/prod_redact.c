@@ -155,7 +155,10 @@ static int add_rule(struct prod_redact *r, const char *name, size_t nlen, const 
                  (const char *)msg, (size_t)eoff);
         return -1;
     }
-    ru->jit = pcre2_jit_compile(ru->code, PCRE2_JIT_COMPLETE) == 0;
+    /* OBS_REDACT_JIT=0 runs PCRE2's interpreter, as under systemd's
+     * MemoryDenyWriteExecute (tests use it to cover that path). */
+    const char *jit_env = getenv("OBS_REDACT_JIT");
+    ru->jit = !(jit_env && strcmp(jit_env, "0") == 0) && pcre2_jit_compile(ru->code, PCRE2_JIT_COMPLETE) == 0;
     for (int i = 0; need && i < MAX_NEED && need[i]; i++)
         ru->need[i] = need[i];
     ru->need_ci = need_ci;

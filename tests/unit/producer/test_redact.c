@@ -455,6 +455,13 @@ int main(void) {
     test_builtin();
     test_long_pem();
     test_match_limit();
+    /* The same without PCRE2's JIT (systemd MemoryDenyWriteExecute). */
+    setenv("OBS_REDACT_JIT", "0", 1);
+    printf("--- PCRE2 interpreter (OBS_REDACT_JIT=0)\n");
+    test_builtin();
+    test_long_pem();
+    test_match_limit();
+    unsetenv("OBS_REDACT_JIT");
     test_user_rules();
     test_metadata();
     bench();

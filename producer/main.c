@@ -202,7 +202,7 @@ struct prod {
     int kpipe[2];                          /* librdkafka wake-up pipe */
     rd_kafka_t *rk;                        /* producer */
     rd_kafka_topic_t *rkt;                 /* topic handle */
-    struct obs_codec *codec;               /* Avro encoder (reference; decoding of nothing) */
+    struct obs_codec *codec;               /* avro-c encoder: the reference, and the fallback */
     struct prod_enc enc;                   /* direct encoder, same bytes (ADR 0014) */
     int enc_ok;                            /* 1: enc passed its self-check against codec */
     int in_kpoll;                          /* inside kpoll(): dr_now may be shared */

@@ -15,15 +15,11 @@
 
 static const struct {
     const char *name, *sql;
-} stmts[] = {{"sessions", API_SQL_SESSIONS},
-             {"sessions_cost", API_SQL_SESSIONS_COST},
-             {"session", API_SQL_SESSION},
-             {"session_parts", API_SQL_SESSION_PARTS},
-             {"usage", API_SQL_USAGE_DAILY},
-             {"usage_day", API_SQL_USAGE_DAY},
-             {"usage_events", API_SQL_USAGE_EVENTS},
-             {"tools", API_SQL_TOOLS},
-             {"search", API_SQL_SEARCH}};
+} stmts[] = {{"sessions", API_SQL_SESSIONS},         {"sessions_cost", API_SQL_SESSIONS_COST},
+             {"session", API_SQL_SESSION},           {"session_parts", API_SQL_SESSION_PARTS},
+             {"usage", API_SQL_USAGE_DAILY},         {"usage_day", API_SQL_USAGE_DAY},
+             {"usage_events", API_SQL_USAGE_EVENTS}, {"tools", API_SQL_TOOLS},
+             {"tools_days", API_SQL_TOOLS_DAYS},     {"search", API_SQL_SEARCH}};
 
 /* Print one statement with its arguments argv[0..argc-1]. */
 static int print_one(const char *name, int argc, char **argv) {

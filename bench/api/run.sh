@@ -62,7 +62,7 @@ routes=(
     "session|/api/v1/sessions/s00000007|session p1 p2 + session_parts p1 p2 p3 p4|-D p1='bench' -D p2='s00000007' -D p3='@FIRST@' -D p4='@LAST@'"
     "usage_by_day|/api/v1/usage?group_by=day&since=$day90|usage_day p1 p2 NULL p4|-D p1='bench' -D p2='$day90' -D p4='day'"
     "tools|/api/v1/tools?since=$week|tools p1 p2 NULL NULL NULL NULL p7 p8|-D p1='bench' -D p2='$week' -D p7='$week_day1' -D p8='infinity'"
-    "tools_days|/api/v1/tools?since=$day7|tools p1 p2 NULL NULL NULL NULL p7 p8|-D p1='bench' -D p2='${day7}T00:00:00Z' -D p7='${day7}T00:00:00Z' -D p8='infinity'"
+    "tools_days|/api/v1/tools?since=$day7|tools_days p1 p2 p3|-D p1='bench' -D p2='${day7}T00:00:00Z' -D p3='infinity'"
 )
 
 # to_ms VALUE-WITH-UNIT (wrk prints 1.23ms, 850.00us, 1.02s)

@@ -4,12 +4,16 @@ files from the shapes in tests/fixtures/projects.
 
 Every output session is a fixture file whose UUIDs, message ids and request
 ids are rewritten per copy (so sessions, messages and usage keys are all
-distinct), repeated until the file reaches --file-mb. Layout mirrors
+distinct), repeated until the file reaches --file-mb. Timestamps move on
+with every copy (by the fixture's span plus a minute), so a session's lines
+keep distinct, increasing times as real ones do, and the files start on
+different days over 90 days. Layout mirrors
 ~/.claude/projects: <out>/<project>/<session>.jsonl.
 
 usage: gen_corpus.py OUT_DIR --bytes N [--file-mb 8]
 """
 import argparse
+import datetime
 import os
 import re
 import uuid
@@ -17,6 +21,26 @@ import uuid
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 UUID_RE = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 ID_RE = re.compile(rb"(msg_|req_|toolu_)([0-9A-Za-z]{6,})")
+TS_RE = re.compile(rb'"timestamp":"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)Z"')
+
+
+def parse_ts(b):
+    return datetime.datetime.fromisoformat(b.decode())
+
+
+def span_s(tpl):
+    ts = [parse_ts(m.group(1)) for m in TS_RE.finditer(tpl)]
+    return (max(ts) - min(ts)).total_seconds() if ts else 0.0
+
+
+def shift(body, seconds):
+    d = datetime.timedelta(seconds=seconds)
+
+    def one(m):
+        t = parse_ts(m.group(1)) + d
+        return b'"timestamp":"' + t.strftime("%Y-%m-%dT%H:%M:%S.").encode() + b"%03dZ\"" % (t.microsecond // 1000)
+
+    return TS_RE.sub(one, body)
 
 
 def templates():
@@ -38,6 +62,7 @@ def main():
     ap.add_argument("--file-mb", type=int, default=8)
     a = ap.parse_args()
     tpls = templates()
+    spans = [span_s(t) + 60 for t in tpls]
     total, n = 0, 0
     while total < a.bytes:
         sid = uuid.uuid4()
@@ -52,6 +77,7 @@ def main():
                                    .encode(), tpl)
                 body = ID_RE.sub(lambda m: m.group(1) + m.group(2)[:8] + salt[-12:].replace(b"-", b"x"), body)
                 body = body.replace(b'"sessionId":"', b'"sessionId":"' + str(sid).encode() + b'","origSessionId":"')
+                body = shift(body, (n % 90) * 86400 + rep * spans[n % len(tpls)])
                 f.write(body)
                 size += len(body)
                 rep += 1

@@ -3,7 +3,7 @@
 # against a raw `psql \copy` of exactly the rows the workers wrote, into the
 # same partitioned tables of a fresh database — the physical limit.
 #
-#   BENCH_BYTES   corpus size (default 3 GiB, about 2 million lines)
+#   BENCH_BYTES   corpus size (default 1.75 GiB, about 2.1 million lines)
 #   BENCH_WORKERS worker counts to measure (default "1 2 4")
 #
 # Also measures freshness: a line appended to a followed file until it is
@@ -19,7 +19,7 @@ cd "$BENCH_REPO"
 PROGRESS_SQL="SELECT coalesce(sum(events), 0) FROM sessions"
 command -v bc >/dev/null || apt-get install -y -qq bc >/dev/null
 
-bytes=${BENCH_BYTES:-3221225472}
+bytes=${BENCH_BYTES:-1879048192}
 out=bench/results/workers.json
 work=${BENCH_WORK:-$(mktemp -d /var/tmp/obs-bench-workers.XXXXXX)}
 stamp=$(date +%s)

@@ -4,9 +4,11 @@
  *
  * Usage: wrk_store_begin() runs everything but COMMIT and marks records that
  * PostgreSQL rejects for their content as poison: the batch is first written
- * in bulk (COPY into temp tables, set-wise inserts); if PostgreSQL rejects any
- * content, it is rolled back and redone with a savepoint around each record
- * (docs/adr/0022-worker-bulk-insert.md); the caller then publishes poison
+ * in bulk (events COPYed straight into events, falling back to a keyed insert
+ * when a key is stored already; COPY into temp tables and set-wise statements
+ * for the rest; tool results of earlier uses pipelined); if PostgreSQL
+ * rejects any content, it is rolled back and redone with a savepoint around
+ * each record (docs/adr/0022, 0023); the caller then publishes poison
  * records to the DLQ and calls
  * wrk_store_commit(). Any other failure returns WRK_RETRY with the
  * transaction rolled back: the caller keeps the batch and retries. */

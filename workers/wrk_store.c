@@ -160,7 +160,7 @@ static const struct stmt STMTS[] = {
     {"derive", "SELECT obs_session_derive(tenant, session_id) FROM (SELECT DISTINCT tenant, session_id FROM "
                "wrk_delta) t"
                " ORDER BY tenant, session_id"},
-    {"outliers", "SELECT obs_cost_outliers($1)"},
+    {"outliers", "SELECT obs_cost_outliers($1), obs_tool_medians_refresh($1)"},
     {"ins_file",
      "INSERT INTO session_files AS f (tenant, session_id, path, action, count) VALUES ($1, $2, $3, $4, 1)"
      " ON CONFLICT (tenant, session_id, path, action) DO UPDATE SET count = f.count + 1"},

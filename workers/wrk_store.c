@@ -49,20 +49,25 @@ static const struct stmt STMTS[] = {
      " VALUES "
      "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$20,$21,$22,$23,$24,$25,"
      "$26,$27,$28,$29,$30::jsonb) ON CONFLICT DO NOTHING RETURNING 1"},
-    {"ins_tool", "INSERT INTO tool_calls (tenant, tool_use_id, event_time, session_id, event_id, tool_name, "
-                 "tool_category,"
-                 " is_sidechain, input_summary) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT DO NOTHING"},
+    /* Tool statements mark the calls they insert or change in wrk_delta
+     * (tc_from: the call's time), where obs_session_derive reads tool calls from. */
+    {"ins_tool", "WITH i AS (INSERT INTO tool_calls (tenant, tool_use_id, event_time, session_id, event_id,"
+                 " tool_name, tool_category, is_sidechain, input_summary) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)"
+                 " ON CONFLICT DO NOTHING RETURNING tenant, session_id, event_time)"
+                 " INSERT INTO wrk_delta (tenant, session_id, tc_from) SELECT * FROM i"},
     {"apply_pending",
      "WITH p AS (DELETE FROM tool_results_pending WHERE tenant = $1 AND tool_use_id = $2"
-     " RETURNING result_time, is_error, error_excerpt)"
-     " UPDATE tool_calls t SET result_time = p.result_time, is_error = p.is_error, error_excerpt = "
+     " RETURNING result_time, is_error, error_excerpt),"
+     " u AS (UPDATE tool_calls t SET result_time = p.result_time, is_error = p.is_error, error_excerpt = "
      "p.error_excerpt,"
      " duration_ms = GREATEST(0, (extract(epoch FROM p.result_time - t.event_time) * 1000)::bigint)"
-     " FROM p WHERE t.tenant = $1 AND t.tool_use_id = $2"},
+     " FROM p WHERE t.tenant = $1 AND t.tool_use_id = $2 RETURNING t.tenant, t.session_id, t.event_time)"
+     " INSERT INTO wrk_delta (tenant, session_id, tc_from) SELECT * FROM u"},
     {"upd_result",
-     "UPDATE tool_calls SET result_time = $3, is_error = $4, error_excerpt = $5,"
+     "WITH u AS (UPDATE tool_calls SET result_time = $3, is_error = $4, error_excerpt = $5,"
      " duration_ms = GREATEST(0, (extract(epoch FROM $3::timestamptz - event_time) * 1000)::bigint)"
-     " WHERE tenant = $1 AND tool_use_id = $2 RETURNING 1"},
+     " WHERE tenant = $1 AND tool_use_id = $2 RETURNING tenant, session_id, event_time),"
+     " m AS (INSERT INTO wrk_delta (tenant, session_id, tc_from) SELECT * FROM u) SELECT 1 FROM u"},
     {"ins_pending", "INSERT INTO tool_results_pending (tenant, tool_use_id, session_id, result_time, "
                     "is_error, error_excerpt)"
                     " VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING"},
@@ -157,16 +162,23 @@ static const struct stmt STMTS[] = {
      " cache_creation_tokens = d.cache_creation_tokens + EXCLUDED.cache_creation_tokens,"
      " cache_read_tokens = d.cache_read_tokens + EXCLUDED.cache_read_tokens,"
      " cost_usd = d.cost_usd + EXCLUDED.cost_usd"},
-    {"derive", "SELECT obs_session_derive(tenant, session_id) FROM (SELECT DISTINCT tenant, session_id FROM "
-               "wrk_delta) t"
-               " ORDER BY tenant, session_id"},
+    /* What the batch changed per session (migration 0009): the earliest new
+     * real-time line, the earliest tool call inserted or given a result, the
+     * models of the usage rows it kept, and whether it replaced one. */
+    {"derive",
+     "SELECT obs_session_derive(tenant, session_id, t_ev, tc_from, models, repl, false) FROM (SELECT tenant,"
+     " session_id, min(t_ev) AS t_ev, min(tc_from) AS tc_from, array_agg(DISTINCT model) FILTER (WHERE"
+     " in_session AND messages > 0 AND model <> '' AND model <> '<synthetic>') AS models,"
+     " coalesce(bool_or(in_session AND messages < 0), false) AS repl FROM wrk_delta"
+     " GROUP BY tenant, session_id) t ORDER BY tenant, session_id"},
     {"outliers", "SELECT obs_cost_outliers($1), obs_tool_medians_refresh($1)"},
     {"ins_file",
      "INSERT INTO session_files AS f (tenant, session_id, path, action, count) VALUES ($1, $2, $3, $4, 1)"
      " ON CONFLICT (tenant, session_id, path, action) DO UPDATE SET count = f.count + 1"},
     /* Also marks the session in wrk_delta, so that obs_session_derive runs for it. */
     {"upsert_session",
-     "WITH mark AS (INSERT INTO wrk_delta (tenant, session_id) VALUES ($1, $2))"
+     "WITH mark AS (INSERT INTO wrk_delta (tenant, session_id, t_ev) VALUES ($1, $2,"
+     " CASE WHEN $12::boolean THEN NULL ELSE $9::timestamptz END))"
      " INSERT INTO sessions (tenant, session_id, project, cwd, git_branch, host, os_user, title, "
      "agent_version,"
      " first_event_at, last_event_at, events, times_inferred, user_messages, tool_calls, tool_errors,"
@@ -216,7 +228,8 @@ static const char DELTA_DDL[] =
     " in_daily boolean NOT NULL DEFAULT false, messages bigint NOT NULL DEFAULT 0, input bigint NOT NULL"
     " DEFAULT 0, output bigint NOT NULL DEFAULT 0, cc bigint NOT NULL DEFAULT 0, cr bigint NOT NULL DEFAULT "
     "0,"
-    " cost numeric NOT NULL DEFAULT 0, sub_cost numeric NOT NULL DEFAULT 0) ON COMMIT DELETE ROWS";
+    " cost numeric NOT NULL DEFAULT 0, sub_cost numeric NOT NULL DEFAULT 0, t_ev timestamptz,"
+    " tc_from timestamptz) ON COMMIT DELETE ROWS";
 
 /* The batch's events rows, COPYed in and inserted with one statement (see
  * bulk_events); i is the record's index in the batch. Text columns: the
@@ -257,17 +270,20 @@ static const char US_DDL[] =
  * temp table against every tool_calls partition picked the (tenant) prefix
  * of an index and cost more than the per-record UPDATEs. */
 static const char *const TOOL_SQL[] = {
-    "INSERT INTO tool_calls (tenant, tool_use_id, event_time, session_id, event_id, tool_name, tool_category,"
+    "WITH i AS (INSERT INTO tool_calls (tenant, tool_use_id, event_time, session_id, event_id, tool_name, tool_category,"
     " is_sidechain, input_summary) SELECT tenant, tool_use_id, event_time::timestamptz, session_id, event_id,"
     " tool_name, tool_category, is_sidechain::boolean, input_summary FROM wrk_tu ORDER BY i"
-    " ON CONFLICT DO NOTHING",
+    " ON CONFLICT DO NOTHING RETURNING tenant, session_id, event_time)"
+    " INSERT INTO wrk_delta (tenant, session_id, tc_from) SELECT * FROM i",
     "WITH p AS (DELETE FROM tool_results_pending tp USING (SELECT DISTINCT tenant, tool_use_id FROM wrk_tu) w"
     " WHERE tp.tenant = w.tenant AND tp.tool_use_id = w.tool_use_id"
-    " RETURNING tp.tenant, tp.tool_use_id, tp.result_time, tp.is_error, tp.error_excerpt)"
-    " UPDATE tool_calls t SET result_time = p.result_time, is_error = p.is_error,"
+    " RETURNING tp.tenant, tp.tool_use_id, tp.result_time, tp.is_error, tp.error_excerpt),"
+    " u AS (UPDATE tool_calls t SET result_time = p.result_time, is_error = p.is_error,"
     " error_excerpt = p.error_excerpt,"
     " duration_ms = GREATEST(0, (extract(epoch FROM p.result_time - t.event_time) * 1000)::bigint)"
-    " FROM p WHERE t.tenant = p.tenant AND t.tool_use_id = p.tool_use_id",
+    " FROM p WHERE t.tenant = p.tenant AND t.tool_use_id = p.tool_use_id"
+    " RETURNING t.tenant, t.session_id, t.event_time)"
+    " INSERT INTO wrk_delta (tenant, session_id, tc_from) SELECT * FROM u",
     "INSERT INTO session_files AS f (tenant, session_id, path, action, count)"
     " SELECT tenant, session_id, path, action, count(*) FROM wrk_tu"
     " WHERE ins = 't' AND action IS NOT NULL AND path <> '' GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"
@@ -1227,14 +1243,16 @@ static int key_cmp(const void *a, const void *b) { return strcmp(*(char *const *
  * whichever index the planner takes (young partitions have no statistics)
  * finds the row directly. */
 static const char TR_SQL[] =
-    "UPDATE tool_calls t SET result_time = r.result_time, is_error = r.is_error,"
+    "WITH u AS (UPDATE tool_calls t SET result_time = r.result_time, is_error = r.is_error,"
     " error_excerpt = r.error_excerpt,"
     " duration_ms = GREATEST(0, (extract(epoch FROM r.result_time - t.event_time) * 1000)::bigint)"
     " FROM (SELECT DISTINCT ON (tenant, tool_use_id) tenant, tool_use_id, session_id,"
     " use_time::timestamptz AS use_time, result_time::timestamptz AS result_time,"
     " is_error::boolean AS is_error, error_excerpt FROM wrk_tr ORDER BY tenant, tool_use_id, i DESC) r"
     " WHERE t.tenant = r.tenant AND t.session_id = r.session_id AND t.event_time = r.use_time"
-    " AND t.tool_use_id = r.tool_use_id RETURNING t.tenant, t.tool_use_id";
+    " AND t.tool_use_id = r.tool_use_id RETURNING t.tenant, t.tool_use_id, t.session_id, t.event_time),"
+    " m AS (INSERT INTO wrk_delta (tenant, session_id, tc_from) SELECT tenant, session_id, event_time FROM u)"
+    " SELECT tenant, tool_use_id FROM u";
 
 /* Read the results of the pipeline's queries [from, to) and its sync.
  * found[k] = 1 when query k returned a row. */

@@ -14,6 +14,12 @@ cd "$BENCH_REPO"
 PROGRESS_SQL="SELECT coalesce(sum(events), 0) FROM sessions"
 bytes=${BENCH_BYTES:-20000000}
 dir=${BENCH_QUICK_DIR:-/var/tmp/obs-bench-quick-$bytes}
+# The corpus's topic can be gone (deleted by hand or by a broker reset):
+# then the worker would wait for lines that never come; publish it again.
+if [ -f "$dir/topic" ] && ! kcat -b "$KAFKA_BOOTSTRAP" -L -t "$(cat "$dir/topic")" 2>/dev/null | grep -q "partition 0"; then
+    echo "quick: topic $(cat "$dir/topic") is not on the broker; generating and publishing the corpus again" >&2
+    rm -f "$dir/topic"
+fi
 if [ ! -f "$dir/topic" ]; then
     rm -rf "$dir" && mkdir -p "$dir"
     python3 bench/gen_corpus.py "$dir/projects" --bytes "$bytes" >/dev/null

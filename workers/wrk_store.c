@@ -38,7 +38,9 @@ struct stmt {
 };
 
 static const struct stmt STMTS[] = {
-    {"exists", "SELECT 1 FROM events WHERE tenant = $1 AND event_id = $2 LIMIT 1"},
+    /* An inferred-time line claims its key (migration 0010); no row back: stored already. */
+    {"inf_key", "INSERT INTO events_inferred_keys (tenant, event_id, event_time) VALUES ($1, $2, $3)"
+                " ON CONFLICT DO NOTHING RETURNING 1"},
     {"ins_event",
      "INSERT INTO events (tenant, event_id, event_time, time_inferred, session_id, host, os_user, "
      "source_path,"
@@ -290,8 +292,8 @@ static const char *const TOOL_SQL[] = {
     " ON CONFLICT (tenant, session_id, path, action) DO UPDATE SET count = f.count + EXCLUDED.count",
     NULL};
 
-#define EV_INSERT_HEAD                                                                                       \
-    "WITH ins AS (INSERT INTO events (tenant, event_id, event_time, time_inferred, session_id, host, "       \
+#define EV_INS_CTE                                                                                           \
+    "ins AS (INSERT INTO events (tenant, event_id, event_time, time_inferred, session_id, host, "       \
     "os_user,"                                                                                               \
     " source_path, file_id, source_offset, type, subtype, uuid, parent_uuid, is_sidechain, agent_id,"        \
     " message_id, request_id, model, cwd, project, git_branch, agent_version, is_error, input_tokens,"       \
@@ -302,20 +304,26 @@ static const char *const TOOL_SQL[] = {
     " input_tokens::bigint, output_tokens::bigint, cache_creation_tokens::bigint, "                          \
     "cache_read_tokens::bigint,"                                                                             \
     " text_content, observed_time::timestamptz, raw::jsonb FROM wrk_ev w"
+#define EV_INSERT_HEAD "WITH " EV_INS_CTE
 /* Rows with a real event time: the key decides. */
 static const char EV_INSERT[] = EV_INSERT_HEAD
     " WHERE w.time_inferred = 'f' ORDER BY i ON CONFLICT DO NOTHING RETURNING tenant, event_id)"
     " SELECT min(w.i) FROM ins JOIN wrk_ev w ON w.tenant = ins.tenant AND w.event_id = ins.event_id"
     " AND w.time_inferred = 'f' GROUP BY ins.tenant, ins.event_id";
 /* Rows with an inferred time (the observed time is part of the key): a
- * line read again later gets a new observed time, so a row of the same
- * event id in any partition means it is stored. The batch's copies of one
- * event id are reduced to the first in C. Run with hash and merge joins off:
- * a nested loop probes each partition's primary key. */
-static const char EV_INSERT_INF[] = EV_INSERT_HEAD
-    " WHERE w.time_inferred = 't' AND NOT EXISTS (SELECT 1 FROM events e WHERE e.tenant = w.tenant"
-    " AND e.event_id = w.event_id) ORDER BY i ON CONFLICT DO NOTHING RETURNING tenant, event_id)"
-    " SELECT tenant, event_id FROM ins"; /* keys back to records in C: a join would be a nested loop */
+ * line read again later gets a new observed time, so the event id decides:
+ * each row first claims its key in events_inferred_keys (migration 0010),
+ * in key order (workers lock keys in one order), and only the claimed rows
+ * are inserted. The batch's copies of one event id are reduced to the first
+ * in C. */
+static const char EV_INSERT_INF[] =
+    "WITH k AS (INSERT INTO events_inferred_keys (tenant, event_id, event_time)"
+    " SELECT tenant, event_id, event_time::timestamptz FROM wrk_ev WHERE time_inferred = 't'"
+    " ORDER BY tenant, event_id ON CONFLICT DO NOTHING RETURNING tenant, event_id), " EV_INS_CTE
+    " WHERE w.time_inferred = 't' AND EXISTS (SELECT 1 FROM k WHERE k.tenant = w.tenant"
+    " AND k.event_id = w.event_id)"
+    " ORDER BY i ON CONFLICT DO NOTHING RETURNING tenant, event_id)"
+    " SELECT tenant, event_id FROM ins"; /* keys back to records in C */
 
 static int simple(struct wrk_store *st, const char *sql, char *errstr, size_t errlen);
 
@@ -702,10 +710,10 @@ static int store_rec(struct wrk_store *st, struct wrk_rec *rec, int bulk, char *
     if (inferred) {
         /* event_time is part of the key: a line without a timestamp that was
          * read again later would get a new observed time. */
-        const char *xv[2] = {ev->tenant, ev->event_id};
-        r = run(st, "exists", 2, xv);
-        if (!res_ok(r)) FAIL(r, "exists");
-        int found = PQntuples(r) > 0;
+        const char *xv[3] = {ev->tenant, ev->event_id, t_iso};
+        r = run(st, "inf_key", 3, xv);
+        if (!res_ok(r)) FAIL(r, "claim inferred event key");
+        int found = PQntuples(r) == 0;
         PQclear(r);
         if (found) return 0;
     }
@@ -1127,11 +1135,7 @@ static int bulk_events(struct wrk_store *st, struct wrk_rec *recs, size_t n, cha
     }
     if (rc == 0 && ninf) {
         rc = copy_in(st, "COPY wrk_ev FROM STDIN", &b, errstr, errlen, is_content);
-        if (rc == 0)
-            rc = simple(st, "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off", errstr,
-                        errlen);
         if (rc == 0) rc = ev_insert_inf(st, recs, inf, ninf, skip, errstr, errlen, is_content);
-        if (rc == 0) rc = simple(st, "RESET enable_hashjoin; RESET enable_mergejoin", errstr, errlen);
     }
     free(b.p);
     free(d.p);

@@ -3,6 +3,10 @@
 # measure NAME CMD... : run CMD under /usr/bin/time, record wall seconds,
 # CPU seconds (user+sys) and peak RSS (MiB) into MEAS_<NAME>_{WALL,CPU,RSS}.
 # json_metric ...     : append one figure to the results array file.
+# precreate_days DIR DB: the events/tool_calls day partitions of every day a
+#                       transcript under DIR names, and today's (lines without
+#                       a timestamp), as `obsctl partitions maintain` keeps
+#                       them ahead in production and the baseline gets them.
 set -euo pipefail
 BENCH_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$BENCH_REPO/tests/lib/stack.sh"
@@ -39,4 +43,12 @@ rows.append(row)
 json.dump(rows, open(f, "w"), indent=2)
 print(f"  {metric:24} {value:14.1f}  {baseline} {bvalue:14.1f}  ratio {row['ratio']}  (goal {goal})")
 PY
+}
+
+# precreate_days DIR DB (see the top)
+precreate_days() {
+    { grep -rhoE '"timestamp":"[0-9]{4}-[0-9]{2}-[0-9]{2}' "$1" | cut -c14-; date -u +%F; } | sort -u |
+        awk '{printf "SELECT obs_ensure_day_partition(%s, %s::date), obs_ensure_day_partition(%s, %s::date);\n",
+              "\047events\047", "\047" $1 "\047", "\047tool_calls\047", "\047" $1 "\047"}' |
+        psql "$2" -qtAX >/dev/null
 }

@@ -28,6 +28,8 @@ struct wrk_store {
     size_t nout;                 /* entries in out */
     int64_t outlier_interval_ms; /* OBS_INSIGHTS_OUTLIER_INTERVAL_MS, default 60 s */
     int64_t analyze_ms;          /* last check for young tables (wrk_store_commit) */
+    char **applied;              /* "tenant\x1fid" of calls inserted with their result (bulk_tools), sorted */
+    size_t napplied;             /* entries in applied */
 };
 
 /* ---- statements ------------------------------------------------------------ */
@@ -244,11 +246,13 @@ static const char EV_DDL[] =
     " agent_version text, is_error text, input_tokens text, output_tokens text, cache_creation_tokens text,"
     " cache_read_tokens text, text_content text, observed_time text, raw text) ON COMMIT DELETE ROWS";
 
-/* The batch's tool_use blocks (of bulk records). */
+/* The batch's tool_use blocks (of bulk records); r_*: the batch's result
+ * for the call when bulk_tools paired them (NULL otherwise). */
 static const char TU_DDL[] =
     "CREATE TEMP TABLE IF NOT EXISTS wrk_tu (i int NOT NULL, tenant text, tool_use_id text, event_time text,"
     " session_id text, event_id text, tool_name text, tool_category text, is_sidechain text,"
-    " input_summary text, path text, action text, ins text) ON COMMIT DELETE ROWS";
+    " input_summary text, path text, action text, ins text, r_time text, r_err text, r_excerpt text)"
+    " ON COMMIT DELETE ROWS";
 
 /* The batch's results whose use is in the batch (see bulk_results). */
 static const char TR_DDL[] =
@@ -268,22 +272,36 @@ static const char US_DDL[] =
     " ON COMMIT DELETE ROWS";
 
 /* The per-record ins_tool, apply_pending and ins_file as set statements,
- * in that order (see bulk_tools). Results stay per record: a join of a
- * temp table against every tool_calls partition picked the (tenant) prefix
- * of an index and cost more than the per-record UPDATEs. */
+ * in that order (see bulk_tools). A call whose result is in the batch is
+ * inserted with it (ADR 0024, fourth pass): the same row TR_SQL would have
+ * written, without the UPDATE and its trigger; the first statement returns
+ * those calls. An earlier batch's pending result is not applied to such a
+ * row (the batch's result is later and would overwrite it); a pending
+ * result still leaves the pending table. Other results stay per record: a
+ * join of a temp table against every tool_calls partition picked the
+ * (tenant) prefix of an index and cost more than the per-record UPDATEs. */
 static const char *const TOOL_SQL[] = {
-    "WITH i AS (INSERT INTO tool_calls (tenant, tool_use_id, event_time, session_id, event_id, tool_name, tool_category,"
-    " is_sidechain, input_summary) SELECT tenant, tool_use_id, event_time::timestamptz, session_id, event_id,"
-    " tool_name, tool_category, is_sidechain::boolean, input_summary FROM wrk_tu ORDER BY i"
-    " ON CONFLICT DO NOTHING RETURNING tenant, session_id, event_time)"
-    " INSERT INTO wrk_delta (tenant, session_id, tc_from) SELECT * FROM i",
+    "WITH i AS (INSERT INTO tool_calls (tenant, tool_use_id, event_time, session_id, event_id, tool_name, "
+    "tool_category,"
+    " is_sidechain, input_summary, result_time, is_error, error_excerpt, duration_ms)"
+    " SELECT tenant, tool_use_id, event_time::timestamptz, session_id, event_id,"
+    " tool_name, tool_category, is_sidechain::boolean, input_summary, r_time::timestamptz, r_err::boolean,"
+    " r_excerpt, CASE WHEN r_time IS NOT NULL THEN GREATEST(0, (extract(epoch FROM r_time::timestamptz"
+    " - event_time::timestamptz) * 1000)::bigint) END FROM wrk_tu ORDER BY i"
+    " ON CONFLICT DO NOTHING RETURNING tenant, session_id, event_time, tool_use_id, result_time),"
+    " m AS (INSERT INTO wrk_delta (tenant, session_id, tc_from) SELECT tenant, session_id, event_time FROM i)"
+    " SELECT tenant, tool_use_id FROM i WHERE result_time IS NOT NULL",
     "WITH p AS (DELETE FROM tool_results_pending tp USING (SELECT DISTINCT tenant, tool_use_id FROM wrk_tu) w"
     " WHERE tp.tenant = w.tenant AND tp.tool_use_id = w.tool_use_id"
     " RETURNING tp.tenant, tp.tool_use_id, tp.result_time, tp.is_error, tp.error_excerpt),"
     " u AS (UPDATE tool_calls t SET result_time = p.result_time, is_error = p.is_error,"
     " error_excerpt = p.error_excerpt,"
     " duration_ms = GREATEST(0, (extract(epoch FROM p.result_time - t.event_time) * 1000)::bigint)"
-    " FROM p WHERE t.tenant = p.tenant AND t.tool_use_id = p.tool_use_id"
+    " FROM p WHERE t.tenant = p.tenant AND t.tool_use_id = p.tool_use_id AND NOT EXISTS (SELECT 1 FROM "
+    "wrk_tu w"
+    " WHERE w.tenant = t.tenant AND w.tool_use_id = t.tool_use_id AND w.event_time::timestamptz = "
+    "t.event_time"
+    " AND w.r_time IS NOT NULL)"
     " RETURNING t.tenant, t.session_id, t.event_time)"
     " INSERT INTO wrk_delta (tenant, session_id, tc_from) SELECT * FROM u",
     "INSERT INTO session_files AS f (tenant, session_id, path, action, count)"
@@ -292,8 +310,13 @@ static const char *const TOOL_SQL[] = {
     " ON CONFLICT (tenant, session_id, path, action) DO UPDATE SET count = f.count + EXCLUDED.count",
     NULL};
 
+/* Whether TOOL_SQL[1] has anything to do (one row or none). */
+static const char PENDING_PROBE[] =
+    "SELECT 1 FROM tool_results_pending tp WHERE EXISTS (SELECT 1 FROM wrk_tu w WHERE w.tenant = tp.tenant"
+    " AND w.tool_use_id = tp.tool_use_id) LIMIT 1";
+
 #define EV_INS_CTE                                                                                           \
-    "ins AS (INSERT INTO events (tenant, event_id, event_time, time_inferred, session_id, host, "       \
+    "ins AS (INSERT INTO events (tenant, event_id, event_time, time_inferred, session_id, host, "            \
     "os_user,"                                                                                               \
     " source_path, file_id, source_offset, type, subtype, uuid, parent_uuid, is_sidechain, agent_id,"        \
     " message_id, request_id, model, cwd, project, git_branch, agent_version, is_error, input_tokens,"       \
@@ -355,6 +378,9 @@ void wrk_store_destroy(struct wrk_store *st) {
     wrk_store_disconnect(st);
     for (size_t i = 0; i < st->nout; i++)
         free(st->out[i].tenant);
+    for (size_t i = 0; i < st->napplied; i++)
+        free(st->applied[i]);
+    free(st->applied);
     free(st->url);
     free(st);
 }
@@ -1151,76 +1177,13 @@ oom:
     return -1;
 }
 
-/* The tool_use blocks of the bulk records (bulk[i]), after bulk_events:
- * COPYed into wrk_tu, then TOOL_SQL; their results follow record by record
- * (store_rec). Order within the batch does not change the outcome: a result
- * that precedes its use in the batch is parked as pending and picked up by
- * the use, as before. The pending join against the partitioned tool_calls is
- * a nested loop driven by the (usually empty) pending rows. */
-static int bulk_tools(struct wrk_store *st, struct wrk_rec *recs, size_t n, const char *bulk, char *errstr,
-                      size_t errlen, int *is_content) {
-    struct cbuf u = {0};
-    size_t nu = 0;
-    *is_content = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!bulk[i]) continue;
-        const struct wrk_rec *rec = &recs[i];
-        const struct wrk_line *ln = &rec->line;
-        int inferred;
-        char t_iso[32], idx[24];
-        iso(rec_time(rec, &inferred), t_iso);
-        snprintf(idx, sizeof(idx), "%zu", i);
-        for (size_t k = 0; k < ln->nuses; k++) {
-            const struct wrk_tool_use *tu = &ln->uses[k];
-            const char *v[13] = {idx,
-                                 rec->ev.tenant,
-                                 tu->id,
-                                 t_iso,
-                                 rec->ev.session_id,
-                                 rec->ev.event_id,
-                                 tu->name,
-                                 tool_category(tu->name),
-                                 tf(ln->is_sidechain),
-                                 tu->summary,
-                                 tu->path,
-                                 wrk_file_action(tu->name),
-                                 tf(rec->inserted)};
-            for (int c = 0; c < 13; c++)
-                if (cb_field(&u, v[c], c == 12 ? '\n' : '\t') < 0) goto oom;
-            nu++;
-        }
-    }
-    int rc = 0;
-    if (nu && copy_in(st, "COPY wrk_tu FROM STDIN", &u, errstr, errlen, is_content) < 0) rc = -1;
-    free(u.p);
-    if (rc < 0) return -1;
-    if (!nu) return 0;
-    if (simple(st, "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off", errstr, errlen) < 0)
-        return -1;
-    for (int k = 0; TOOL_SQL[k]; k++) {
-        PGresult *res = PQexec(st->conn, TOOL_SQL[k]);
-        if (!res_ok(res)) {
-            errmsg(st, res, "tool calls", errstr, errlen);
-            *is_content = content_error(res);
-            PQclear(res);
-            return -1;
-        }
-        PQclear(res);
-    }
-    return simple(st, "RESET enable_hashjoin; RESET enable_mergejoin", errstr, errlen);
-oom:
-    free(u.p);
-    snprintf(errstr, errlen, "out of memory");
-    return -1;
-}
-
-/* ---- bulk results ---------------------------------------------------------------------------- */
-
 /* A tool use of the batch: its id, session and the event time of its row. */
 struct upair {
     const char *tenant, *id, *session;
     int64_t t;
-    int amb; /* the batch holds this id at two times or in two sessions */
+    int amb;                         /* the batch holds this id at two times or in two sessions */
+    const struct wrk_rec *rrec;      /* the batch's last result for it (first entry of an id only) */
+    const struct wrk_tool_result *r; /* or NULL */
 };
 
 static int upair_key_cmp(const void *a, const void *b) {
@@ -1238,6 +1201,166 @@ static int upair_cmp(const void *a, const void *b) {
 }
 
 static int key_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The first use of (tenant, id) in uses (sorted), or NULL. */
+static struct upair *use_find(struct upair *uses, size_t nu, const char *tenant, const char *id) {
+    if (!id) return NULL;
+    struct upair key = {tenant ? tenant : "", id, "", 0, 0, NULL, NULL};
+    struct upair *u = bsearch(&key, uses, nu, sizeof(*uses), upair_key_cmp);
+    while (u && u > uses && !upair_key_cmp(u - 1, &key))
+        u--;
+    return u;
+}
+
+/* The tool uses of the bulk records, sorted, ambiguous ids flagged, each
+ * unambiguous use paired with the batch's last result for its id (in batch
+ * order, whatever the order of use and result). *out is malloc'd; -1 when
+ * out of memory. */
+static int uses_collect(struct wrk_rec *recs, size_t n, const char *bulk, struct upair **out, size_t *nout) {
+    size_t nuses = 0, nu = 0;
+    for (size_t i = 0; i < n; i++)
+        if (bulk[i]) nuses += recs[i].line.nuses;
+    struct upair *uses = calloc(nuses ? nuses : 1, sizeof(*uses));
+    if (!uses) return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (!bulk[i]) continue;
+        int inferred;
+        int64_t t = rec_time(&recs[i], &inferred);
+        for (size_t k = 0; k < recs[i].line.nuses; k++) {
+            if (!recs[i].line.uses[k].id) continue;
+            uses[nu].tenant = recs[i].ev.tenant ? recs[i].ev.tenant : "";
+            uses[nu].id = recs[i].line.uses[k].id;
+            uses[nu].session = recs[i].ev.session_id ? recs[i].ev.session_id : "";
+            uses[nu].t = t;
+            nu++;
+        }
+    }
+    qsort(uses, nu, sizeof(*uses), upair_cmp);
+    for (size_t k = 1; k < nu; k++)
+        if (!upair_key_cmp(&uses[k], &uses[k - 1]) &&
+            (uses[k].t != uses[k - 1].t || strcmp(uses[k].session, uses[k - 1].session)))
+            uses[k].amb = uses[k - 1].amb = 1;
+    for (size_t k = nu; k-- > 1;) /* the whole run of an id */
+        if (uses[k].amb && !upair_key_cmp(&uses[k], &uses[k - 1])) uses[k - 1].amb = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (!bulk[i]) continue;
+        for (size_t k = 0; k < recs[i].line.nresults; k++) {
+            struct upair *u = use_find(uses, nu, recs[i].ev.tenant, recs[i].line.results[k].tool_use_id);
+            if (u && !u->amb) u->rrec = &recs[i], u->r = &recs[i].line.results[k];
+        }
+    }
+    *out = uses;
+    *nout = nu;
+    return 0;
+}
+
+/* The tool_use blocks of the bulk records (bulk[i]), after bulk_events:
+ * COPYed into wrk_tu, then TOOL_SQL; their results follow record by record
+ * (store_rec). Order within the batch does not change the outcome: a result
+ * that precedes its use in the batch is parked as pending and picked up by
+ * the use, as before. The pending join against the partitioned tool_calls is
+ * a nested loop driven by the (usually empty) pending rows. */
+static int bulk_tools(struct wrk_store *st, struct wrk_rec *recs, size_t n, const char *bulk, char *errstr,
+                      size_t errlen, int *is_content) {
+    struct cbuf u = {0};
+    size_t nu = 0, nuses = 0;
+    struct upair *uses = NULL;
+    PGresult *res = NULL;
+    *is_content = 0;
+    for (size_t i = 0; i < st->napplied; i++)
+        free(st->applied[i]);
+    st->napplied = 0;
+    if (uses_collect(recs, n, bulk, &uses, &nuses) < 0) goto oom;
+    for (size_t i = 0; i < n; i++) {
+        if (!bulk[i]) continue;
+        const struct wrk_rec *rec = &recs[i];
+        const struct wrk_line *ln = &rec->line;
+        int inferred;
+        char t_iso[32], idx[24];
+        iso(rec_time(rec, &inferred), t_iso);
+        snprintf(idx, sizeof(idx), "%zu", i);
+        for (size_t k = 0; k < ln->nuses; k++) {
+            const struct wrk_tool_use *tu = &ln->uses[k];
+            const struct upair *p = use_find(uses, nuses, rec->ev.tenant, tu->id);
+            char r_iso[32];
+            if (p && p->r) iso(rec_time(p->rrec, &inferred), r_iso);
+            const char *v[16] = {idx,
+                                 rec->ev.tenant,
+                                 tu->id,
+                                 t_iso,
+                                 rec->ev.session_id,
+                                 rec->ev.event_id,
+                                 tu->name,
+                                 tool_category(tu->name),
+                                 tf(ln->is_sidechain),
+                                 tu->summary,
+                                 tu->path,
+                                 wrk_file_action(tu->name),
+                                 tf(rec->inserted),
+                                 p && p->r ? r_iso : NULL,
+                                 p && p->r ? tf(p->r->is_error) : NULL,
+                                 p && p->r ? p->r->excerpt : NULL};
+            for (int c = 0; c < 16; c++)
+                if (cb_field(&u, v[c], c == 15 ? '\n' : '\t') < 0) goto oom;
+            nu++;
+        }
+    }
+    free(uses);
+    uses = NULL;
+    int rc = 0;
+    if (nu && copy_in(st, "COPY wrk_tu FROM STDIN", &u, errstr, errlen, is_content) < 0) rc = -1;
+    free(u.p);
+    if (rc < 0) return -1;
+    if (!nu) return 0;
+    /* pending results: their UPDATE is planned over every tool_calls
+     * partition; it is skipped when the small pending table holds none of the
+     * batch's ids (the usual case). Probed before the join settings below. */
+    res = PQexec(st->conn, PENDING_PROBE);
+    if (!res_ok(res)) {
+        errmsg(st, res, "tool calls", errstr, errlen);
+        PQclear(res);
+        return -1;
+    }
+    int pending = PQntuples(res) > 0;
+    PQclear(res);
+    res = NULL;
+    if (simple(st, "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off", errstr, errlen) < 0)
+        return -1;
+    for (int k = 0; TOOL_SQL[k]; k++) {
+        if (k == 1 && !pending) continue;
+        res = PQexec(st->conn, TOOL_SQL[k]);
+        if (!res_ok(res)) {
+            errmsg(st, res, "tool calls", errstr, errlen);
+            *is_content = content_error(res);
+            PQclear(res);
+            return -1;
+        }
+        if (k == 0) { /* the calls inserted with their result */
+            int nt = PQntuples(res);
+            char **a = realloc(st->applied, (nt ? (size_t)nt : 1) * sizeof(*a));
+            if (!a) goto oom;
+            st->applied = a;
+            for (int j = 0; j < nt; j++) {
+                if (asprintf(&st->applied[st->napplied], "%s\x1f%s", PQgetvalue(res, j, 0),
+                             PQgetvalue(res, j, 1)) < 0)
+                    goto oom;
+                st->napplied++;
+            }
+            qsort(st->applied, st->napplied, sizeof(*st->applied), key_cmp);
+        }
+        PQclear(res);
+        res = NULL;
+    }
+    return simple(st, "RESET enable_hashjoin; RESET enable_mergejoin", errstr, errlen);
+oom:
+    PQclear(res);
+    free(uses);
+    free(u.p);
+    snprintf(errstr, errlen, "out of memory");
+    return -1;
+}
+
+/* ---- bulk results ---------------------------------------------------------------------------- */
 
 #define PIPE_CHUNK 256 /* queries per sync: bounds what waits in the socket buffers */
 
@@ -1299,8 +1422,9 @@ struct rres {
 };
 
 /* The tool_result blocks of the bulk records, after every tool use of the
- * batch is stored. A result whose use is in the batch goes through wrk_tr
- * and TR_SQL (one statement). The others, and any such result whose row was
+ * batch is stored. A result whose use is in the batch was written with the
+ * call when bulk_tools inserted it (st->applied); when the call was stored
+ * already, it goes through wrk_tr and TR_SQL (one statement). The others, and any such result whose row was
  * not found, run upd_result (every row of the id) in batch order in libpq
  * pipeline mode (no round trip each); the results still without a row are
  * parked as pending in batch order (the first one stays, as record by
@@ -1310,7 +1434,7 @@ struct rres {
  * -1 with errstr and *is_content on failure. */
 static int bulk_results(struct wrk_store *st, struct wrk_rec *recs, size_t n, const char *bulk, char *errstr,
                         size_t errlen, int *is_content) {
-    size_t total = 0, nuses = 0, nu = 0, nr = 0, npaired = 0, nfound = 0;
+    size_t total = 0, nu = 0, nr = 0, npaired = 0, nfound = 0;
     struct upair *uses = NULL;
     struct rres *res = NULL;
     char **found = NULL, *hit = NULL;
@@ -1320,30 +1444,11 @@ static int bulk_results(struct wrk_store *st, struct wrk_rec *recs, size_t n, co
     *is_content = 0;
     *errstr = 0;
     for (size_t i = 0; i < n; i++)
-        if (bulk[i]) total += recs[i].line.nresults, nuses += recs[i].line.nuses;
+        if (bulk[i]) total += recs[i].line.nresults;
     if (!total) return 0;
-    uses = calloc(nuses ? nuses : 1, sizeof(*uses));
     res = calloc(total, sizeof(*res));
     hit = calloc(total, 1);
-    if (!uses || !res || !hit) goto oom;
-    for (size_t i = 0; i < n; i++) {
-        if (!bulk[i]) continue;
-        int inferred;
-        int64_t t = rec_time(&recs[i], &inferred);
-        for (size_t k = 0; k < recs[i].line.nuses; k++) {
-            if (!recs[i].line.uses[k].id) continue;
-            uses[nu].tenant = recs[i].ev.tenant ? recs[i].ev.tenant : "";
-            uses[nu].id = recs[i].line.uses[k].id;
-            uses[nu].session = recs[i].ev.session_id ? recs[i].ev.session_id : "";
-            uses[nu].t = t;
-            nu++;
-        }
-    }
-    qsort(uses, nu, sizeof(*uses), upair_cmp);
-    for (size_t k = 1; k < nu; k++)
-        if (!upair_key_cmp(&uses[k], &uses[k - 1]) &&
-            (uses[k].t != uses[k - 1].t || strcmp(uses[k].session, uses[k - 1].session)))
-            uses[k].amb = uses[k - 1].amb = 1;
+    if (!res || !hit || uses_collect(recs, n, bulk, &uses, &nu) < 0) goto oom;
     for (size_t i = 0; i < n; i++) {
         if (!bulk[i]) continue;
         for (size_t k = 0; k < recs[i].line.nresults; k++) {
@@ -1351,16 +1456,20 @@ static int bulk_results(struct wrk_store *st, struct wrk_rec *recs, size_t n, co
             x->rec = &recs[i];
             x->tr = &recs[i].line.results[k];
             x->i = i;
-            struct upair key = {recs[i].ev.tenant ? recs[i].ev.tenant : "",
-                                x->tr->tool_use_id ? x->tr->tool_use_id : "", "", 0, 0};
-            const struct upair *u = bsearch(&key, uses, nu, sizeof(*uses), upair_key_cmp);
-            if (u && !u->amb && x->tr->tool_use_id) x->u = u;
+            const struct upair *u = use_find(uses, nu, recs[i].ev.tenant, x->tr->tool_use_id);
+            if (u && !u->amb) x->u = u;
+            if (x->u && st->napplied) { /* bulk_tools inserted the call with this id's result */
+                char *key = NULL;
+                if (asprintf(&key, "%s\x1f%s", x->u->tenant, x->u->id) < 0) goto oom;
+                x->found = bsearch(&key, st->applied, st->napplied, sizeof(*st->applied), key_cmp) != NULL;
+                free(key);
+            }
         }
     }
     /* 1. results whose use is in the batch */
     for (size_t k = 0; k < nr; k++) {
         struct rres *x = &res[k];
-        if (!x->u) continue;
+        if (!x->u || x->found) continue;
         char idx[24], use_iso[32], t_iso[32];
         int inferred;
         snprintf(idx, sizeof(idx), "%zu", x->i);
@@ -1396,7 +1505,7 @@ static int bulk_results(struct wrk_store *st, struct wrk_rec *recs, size_t n, co
         qsort(found, nfound, sizeof(*found), key_cmp);
         for (size_t k = 0; k < nr; k++) {
             struct rres *x = &res[k];
-            if (!x->u) continue;
+            if (!x->u || x->found) continue;
             char *key = NULL;
             if (asprintf(&key, "%s\x1f%s", x->u->tenant, x->u->id) < 0) goto oom;
             x->found = bsearch(&key, found, nfound, sizeof(*found), key_cmp) != NULL;

@@ -36,6 +36,7 @@ n=${BENCH_WORKERS:-1}
 stamp=$(date +%s%N)
 d=obs_bench_quick
 db=$(obs_test_db "$d")
+precreate_days "$dir/projects" "$db"
 pids=()
 t0=$(date +%s.%N)
 for ((i = 0; i < n; i++)); do

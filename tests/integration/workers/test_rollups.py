@@ -141,6 +141,23 @@ def craft_phase1(root, now):
     sid = "craft-cost-big"
     write(root, sid, [user(s(0), sid, "big job"), asst(s(1), sid, "msg_big", "req_big", [{"type": "text", "text": "."}],
                                                        tokens=(50000, 40000, 0, 0))])
+    # craft-pair: tool results in every order against their use (the worker pairs a
+    # result with its use at insert when both are in one batch, ADR 0024): a result
+    # before its use, two results for one id (the later one counts), a use whose
+    # result comes 60 lines later (another batch of 40), a use answered in phase 2.
+    sid = "craft-pair"
+    L = [user(s(200), sid, "pairs"),
+         user(s(201), sid, [tool_result("toolu_pair_early", True, "early error")]),
+         asst(s(202), sid, "msg_pe", "req_pe", [tool_use("toolu_pair_early", "Grep", {"pattern": "x"})]),
+         asst(s(203), sid, "msg_p2", "req_p2", [tool_use("toolu_pair_twice", "Bash", {"command": "ls"})]),
+         user(s(204), sid, [tool_result("toolu_pair_twice", True, "first try failed")]),
+         user(s(206), sid, [tool_result("toolu_pair_twice", False, "second try")]),
+         asst(s(207), sid, "msg_pl", "req_pl", [tool_use("toolu_pair_late", "Read", {"file_path": "/craft/l.c"})]),
+         asst(s(208), sid, "msg_pp2", "req_pp2", [tool_use("toolu_pair_phase2", "Read", {"file_path": "/craft/p.c"})])]
+    for k in range(60):
+        L.append(user(s(210 + k), sid, f"filler {k}"))
+    L.append(user(s(280), sid, [tool_result("toolu_pair_late", True, "late error")]))
+    write(root, sid, L)
     # craft-z (sorts after craft-a): the copy of msg_move that phase 2 takes away, and
     # a /btw-like sidechain copy of msg_btw that phase 2 turns into a replay.
     sid = "craft-z"
@@ -153,6 +170,9 @@ def craft_phase1(root, now):
 def craft_phase2(root, now):
     t = now - dt.timedelta(days=1)
     s = lambda k: t + dt.timedelta(seconds=k)  # noqa: E731
+    p = root / "-craft" / "craft-pair.jsonl"
+    with p.open("a") as f:
+        f.write(user(s(300), "craft-pair", [tool_result("toolu_pair_phase2", False, "done")]) + "\n")
     sid = "craft-a"
     write(root, sid, [user(s(0), sid, "a"),
                       asst(s(1), sid, "msg_move", "req_move", [{"type": "text", "text": "moved"}], tokens=(7, 9, 0, 0)),
@@ -161,6 +181,39 @@ def craft_phase2(root, now):
 
 
 # ---- facts computed here from the fixture files ---------------------------------------------
+
+
+def ms(ts):
+    return int(dt.datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def tool_truth(roots):
+    """{(tenant, tool_use_id): (use ms, [(result ms, is_error)] in file order, files with a result)}
+    from the transcript files, for lines with a timestamp."""
+    truth = {}
+    for tenant, root in roots:
+        for f in sorted(root.rglob("*.jsonl")):
+            for raw in f.read_bytes().split(b"\n")[:-1]:
+                try:
+                    o = json.loads(raw)
+                except ValueError:
+                    continue
+                msg = o.get("message") if isinstance(o, dict) else None
+                blocks = msg.get("content") if isinstance(msg, dict) else None
+                if not isinstance(blocks, list) or not isinstance(o.get("timestamp"), str):
+                    continue
+                t = ms(o["timestamp"])
+                for b in blocks:
+                    if not isinstance(b, dict):
+                        continue
+                    if b.get("type") == "tool_use" and o.get("type") == "assistant" and b.get("id"):
+                        e = truth.setdefault((tenant, b["id"]), [None, [], set()])
+                        e[0] = t if e[0] is None else min(e[0], t)
+                    elif b.get("type") == "tool_result" and b.get("tool_use_id"):
+                        e = truth.setdefault((tenant, b["tool_use_id"]), [None, [], set()])
+                        e[1].append((t, b.get("is_error") is True))
+                        e[2].add(str(f))
+    return truth
 
 
 def fixture_facts():
@@ -374,6 +427,36 @@ def main():
          "sessions.insights == count of its insights")
     c.eq(q(url, "SELECT ended_with, api_errors, tool_errors, has_errors FROM sessions WHERE session_id = 'craft-loop'"),
          [["api_error", "1", "3", "t"]], "craft-loop counters")
+
+    # ---- tool results == computed here from the files ------------------------------------------
+    truth = tool_truth([("default", FIX), ("bad", ROOT / "tests" / "fixtures" / "bad" / "projects"),
+                        ("craft", craft)])
+    rows = q(url, "SELECT tenant, tool_use_id, (extract(epoch FROM event_time) * 1000)::bigint,"
+                  " (extract(epoch FROM result_time) * 1000)::bigint, is_error, duration_ms,"
+                  " error_excerpt IS NOT NULL FROM tool_calls")
+    bad, checked = [], 0
+    for tenant, tid, t_use, t_res, err, dur, has_exc in rows:
+        e = truth.get((tenant, tid))
+        if e is None or e[0] is None:
+            continue
+        checked += 1
+        res = e[1]
+        if not res:
+            ok = t_res == "" and err == "" and dur == ""
+        else:
+            cands = res[-1:] if len(e[2]) == 1 else res  # one file: its last result; several: any copy
+            got = (int(t_res), err == "t") if t_res else None
+            ok = got in cands and int(dur) == max(0, int(t_res) - int(t_use)) and has_exc == err
+        if not ok:
+            bad.append((tenant, tid, t_res, err, dur, has_exc, res))
+    c.ok(checked > 20 and not bad, f"{checked} tool calls: result time, error flag, duration, excerpt"
+         " == the id's last result in the files", bad[:5])
+    c.eq(q(url, "SELECT tool_use_id, is_error, error_excerpt, duration_ms FROM tool_calls"
+                " WHERE session_id = 'craft-pair' ORDER BY 1"),
+         [["toolu_pair_early", "t", "early error", "0"], ["toolu_pair_late", "t", "late error", "73000"],
+          ["toolu_pair_phase2", "f", "", "92000"], ["toolu_pair_twice", "f", "", "3000"]],
+         "craft-pair: result before use, second result wins, result 60 lines later, result in phase 2")
+    c.eq(q(url, "SELECT count(*) FROM tool_results_pending"), [["0"]], "no tool result left pending")
 
     # ---- redelivery -----------------------------------------------------------------------------
     before = {k: q(url, v) for k, v in ROLLUP_DIGEST.items()}

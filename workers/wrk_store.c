@@ -604,20 +604,35 @@ static int sess_cmp(const void *a, const void *b) {
         return -1;                                                                                           \
     } while (0)
 
-static int store_usage(struct wrk_store *st, struct wrk_rec *rec, const char *t_iso, char *errstr,
-                       size_t errlen, int *is_content, struct wrk_store_stats *stats) {
+/* A usage row as wrk_usage_should_replace compares it. */
+static void ucopy(const struct wrk_rec *rec, struct wrk_usage_copy *c) {
+    c->is_sidechain = rec->line.is_sidechain;
+    c->total = wrk_usage_total(&rec->line.usage);
+    c->has_speed = rec->line.usage.has_speed;
+    c->source_path = rec->ev.source_path;
+    c->source_offset = rec->ev.source_offset;
+}
+
+/* A message_usage row's values, in the column order of ins_usage (and of
+ * wrk_us after its index): the per-record and the bulk path format them
+ * here, once. */
+struct uvals {
+    char in[24], out[24], cc[24], c5[24], c1[24], cr[24], cost[40], off[24];
+    const char *v[23];
+};
+
+static void usage_values(const struct wrk_store *st, const struct wrk_rec *rec, const char *key,
+                         const char *t_iso, struct uvals *x) {
     const struct wrk_line *ln = &rec->line;
     const struct wrk_usage *u = &ln->usage;
-    char key[1024], in[24], out[24], cc[24], c5[24], c1[24], cr[24], cost[40], off[24];
-    wrk_usage_key(ln->message_id, ln->request_id, rec->ev.event_id, key, sizeof(key));
-    snprintf(in, sizeof(in), "%" PRId64, u->input);
-    snprintf(out, sizeof(out), "%" PRId64, u->output);
-    snprintf(cc, sizeof(cc), "%" PRId64, u->cache_creation);
-    snprintf(c5, sizeof(c5), "%" PRId64, u->cache_5m);
-    snprintf(c1, sizeof(c1), "%" PRId64, u->cache_1h);
-    snprintf(cr, sizeof(cr), "%" PRId64, u->cache_read);
-    snprintf(cost, sizeof(cost), "%.12f", wrk_usage_cost(st->prices, ln->model, u));
-    snprintf(off, sizeof(off), "%" PRId64, rec->ev.source_offset);
+    snprintf(x->in, sizeof(x->in), "%" PRId64, u->input);
+    snprintf(x->out, sizeof(x->out), "%" PRId64, u->output);
+    snprintf(x->cc, sizeof(x->cc), "%" PRId64, u->cache_creation);
+    snprintf(x->c5, sizeof(x->c5), "%" PRId64, u->cache_5m);
+    snprintf(x->c1, sizeof(x->c1), "%" PRId64, u->cache_1h);
+    snprintf(x->cr, sizeof(x->cr), "%" PRId64, u->cache_read);
+    snprintf(x->cost, sizeof(x->cost), "%.12f", wrk_usage_cost(st->prices, ln->model, u));
+    snprintf(x->off, sizeof(x->off), "%" PRId64, rec->ev.source_offset);
     const char *v[23] = {rec->ev.tenant,
                          key,
                          ln->message_id ? ln->message_id : "",
@@ -630,17 +645,28 @@ static int store_usage(struct wrk_store *st, struct wrk_rec *rec, const char *t_
                          rec->ev.user,
                          rec->ev.host,
                          tf(ln->is_sidechain),
-                         in,
-                         out,
-                         cc,
-                         c5,
-                         c1,
-                         cr,
+                         x->in,
+                         x->out,
+                         x->cc,
+                         x->c5,
+                         x->c1,
+                         x->cr,
                          tf(u->has_speed),
-                         cost,
+                         x->cost,
                          st->prices->version,
                          rec->ev.source_path,
-                         off};
+                         x->off};
+    memcpy(x->v, v, sizeof(v));
+}
+
+static int store_usage(struct wrk_store *st, struct wrk_rec *rec, const char *t_iso, char *errstr,
+                       size_t errlen, int *is_content, struct wrk_store_stats *stats) {
+    const struct wrk_line *ln = &rec->line;
+    char key[1024];
+    struct uvals x;
+    wrk_usage_key(ln->message_id, ln->request_id, rec->ev.event_id, key, sizeof(key));
+    usage_values(st, rec, key, t_iso, &x);
+    const char *const *v = x.v;
     PGresult *r = run(st, "ins_usage", 23, v);
     if (!res_ok(r)) FAIL(r, "insert message_usage");
     int inserted = PQntuples(r) > 0;
@@ -657,11 +683,8 @@ static int store_usage(struct wrk_store *st, struct wrk_rec *rec, const char *t_
                 .has_speed = PQgetvalue(r, 0, 2)[0] == 't',
                 .source_path = PQgetisnull(r, 0, 3) ? "\x7f" : PQgetvalue(r, 0, 3),
                 .source_offset = PQgetisnull(r, 0, 4) ? INT64_MAX : strtoll(PQgetvalue(r, 0, 4), NULL, 10)};
-            struct wrk_usage_copy cand = {.is_sidechain = ln->is_sidechain,
-                                          .total = wrk_usage_total(u),
-                                          .has_speed = u->has_speed,
-                                          .source_path = rec->ev.source_path,
-                                          .source_offset = rec->ev.source_offset};
+            struct wrk_usage_copy cand;
+            ucopy(rec, &cand);
             changed = wrk_usage_should_replace(&cand, &kept);
         }
         PQclear(r);
@@ -1675,14 +1698,6 @@ static int ucand_cmp(const void *a, const void *b) {
     return c;
 }
 
-static void ucopy(const struct wrk_rec *rec, struct wrk_usage_copy *c) {
-    c->is_sidechain = rec->line.is_sidechain;
-    c->total = wrk_usage_total(&rec->line.usage);
-    c->has_speed = rec->line.usage.has_speed;
-    c->source_path = rec->ev.source_path;
-    c->source_offset = rec->ev.source_offset;
-}
-
 /* The usage rows of the records marked in defer (non-savepoint path): rows
  * with a message.id go through wrk_us and US_SQL; "line:" keys (no
  * message.id, whose /btw check depends on the order) keep store_usage, in
@@ -1717,48 +1732,17 @@ static int bulk_usage(struct wrk_store *st, struct wrk_rec *recs, size_t n, cons
             e++;
         }
         const struct wrk_rec *rec = &recs[c[win].i];
-        const struct wrk_line *ln = &rec->line;
-        const struct wrk_usage *u = &ln->usage;
         int inferred;
-        char idx[24], t_iso[32], in[24], out[24], cc[24], c5[24], c1[24], cr[24], cost[40], off[24], tot[24];
+        char idx[24], t_iso[32], tot[24];
+        struct uvals x;
         snprintf(idx, sizeof(idx), "%zu", c[win].i);
         iso(rec_time(rec, &inferred), t_iso);
-        snprintf(in, sizeof(in), "%" PRId64, u->input);
-        snprintf(out, sizeof(out), "%" PRId64, u->output);
-        snprintf(cc, sizeof(cc), "%" PRId64, u->cache_creation);
-        snprintf(c5, sizeof(c5), "%" PRId64, u->cache_5m);
-        snprintf(c1, sizeof(c1), "%" PRId64, u->cache_1h);
-        snprintf(cr, sizeof(cr), "%" PRId64, u->cache_read);
-        snprintf(cost, sizeof(cost), "%.12f", wrk_usage_cost(st->prices, ln->model, u));
-        snprintf(off, sizeof(off), "%" PRId64, rec->ev.source_offset);
-        snprintf(tot, sizeof(tot), "%" PRId64, wrk_usage_total(u));
-        const char *v[25] = {idx,
-                             rec->ev.tenant,
-                             c[win].key,
-                             ln->message_id,
-                             ln->request_id,
-                             rec->ev.session_id,
-                             rec->ev.event_id,
-                             t_iso,
-                             ln->model,
-                             ln->cwd,
-                             rec->ev.user,
-                             rec->ev.host,
-                             tf(ln->is_sidechain),
-                             in,
-                             out,
-                             cc,
-                             c5,
-                             c1,
-                             cr,
-                             tf(u->has_speed),
-                             cost,
-                             st->prices->version,
-                             rec->ev.source_path,
-                             off,
-                             tot};
-        for (int k = 0; k < 25; k++)
-            if (cb_field(&b, v[k], k == 24 ? '\n' : '\t') < 0) goto oom;
+        usage_values(st, rec, c[win].key, t_iso, &x);
+        snprintf(tot, sizeof(tot), "%" PRId64, wrk_usage_total(&rec->line.usage));
+        if (cb_field(&b, idx, '\t') < 0) goto oom;
+        for (int k = 0; k < 23; k++)
+            if (cb_field(&b, x.v[k], '\t') < 0) goto oom;
+        if (cb_field(&b, tot, '\n') < 0) goto oom;
         rows++;
         g = e;
     }

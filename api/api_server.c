@@ -26,6 +26,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,11 +46,15 @@
 
 #define API_KEY_CACHE_SLOTS 64
 
-/* One cached positive key lookup (per thread, no locking). */
+/* One cached positive key lookup (per thread, no locking). Used only while
+ * auth_gen still equals gen (a key change was notified since: refetch), the
+ * key has not reached its expiry and valid_until has not passed. */
 struct api_key_slot {
     char hash[65];      /* hex sha256 of the key; "" = empty slot */
     char tenant[256];   /* the key's tenant */
-    double valid_until; /* obs_mono_s() deadline */
+    double valid_until; /* obs_mono_s() deadline: looked up + auth.cache_s */
+    int64_t expires_ms; /* api_keys.expires_at in Unix ms; 0 = never */
+    uint64_t gen;       /* auth_gen read before the lookup */
 };
 
 /* One HTTP worker thread and everything it owns. */
@@ -84,6 +89,14 @@ struct api_req {
 };
 
 static struct obs_metric *m_db_up;
+
+/* Key-cache generation: bumped by the main thread for every NOTIFY
+ * observatory_api_keys (migrations/0043) and whenever its LISTEN connection
+ * is (re)established, since notifications sent while it was down are lost.
+ * A cached key read at another generation is looked up again (ADR 0033). */
+static _Atomic uint64_t auth_gen = 1;
+static struct obs_metric *m_auth_listen_up;     /* 1 while the LISTEN connection is up */
+static struct obs_metric *m_auth_invalidations; /* generations bumped by notifications */
 
 /* ---- rate limit ------------------------------------------------------------- */
 
@@ -371,12 +384,20 @@ static int authenticate(struct api_req *ar) {
     char hash[65];
     obs_sha256_hex(key, klen, hash, 32);
     double now = obs_mono_s();
+    /* Read before the lookup: a change notified while it runs makes the
+     * entry stale at once. */
+    uint64_t gen = atomic_load(&auth_gen);
     struct api_thread *t = ar->t;
     for (int i = 0; i < API_KEY_CACHE_SLOTS; i++) {
-        if (t->keys[i].hash[0] && strcmp(t->keys[i].hash, hash) == 0 && t->keys[i].valid_until > now) {
-            obs_strlcpy(ar->tenant, t->keys[i].tenant, sizeof(ar->tenant));
+        struct api_key_slot *k = &t->keys[i];
+        if (!k->hash[0] || strcmp(k->hash, hash) != 0) continue;
+        if (k->valid_until > now && k->gen == gen && (k->expires_ms == 0 || obs_now_ms() < k->expires_ms)) {
+            obs_strlcpy(ar->tenant, k->tenant, sizeof(ar->tenant));
             return rate_limited(ar, hash);
         }
+        k->hash[0] = '\0'; /* stale: look it up again */
+        k->valid_until = 0;
+        break;
     }
     const char *p[] = {hash};
     PGresult *r = db_query(ar, API_SQL_AUTH, 1, p);
@@ -387,6 +408,7 @@ static int authenticate(struct api_req *ar) {
         return -1;
     }
     obs_strlcpy(ar->tenant, PQgetvalue(r, 0, 0), sizeof(ar->tenant));
+    int64_t expires_ms = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
     PQclear(r);
     if (t->cfg->auth_cache_s > 0) {
         /* Replace an expired slot or the one expiring first. */
@@ -396,6 +418,8 @@ static int authenticate(struct api_req *ar) {
         obs_strlcpy(t->keys[victim].hash, hash, sizeof(t->keys[victim].hash));
         obs_strlcpy(t->keys[victim].tenant, ar->tenant, sizeof(t->keys[victim].tenant));
         t->keys[victim].valid_until = now + (double)t->cfg->auth_cache_s;
+        t->keys[victim].expires_ms = expires_ms;
+        t->keys[victim].gen = gen;
     }
     return rate_limited(ar, hash);
 }
@@ -1124,6 +1148,178 @@ static evutil_socket_t listen_on(const char *spec, int *bound_port) {
     return fd;
 }
 
+/* ---- key-change listener (main thread) -------------------------------------- */
+
+/* One LISTEN observatory_api_keys connection, driven by the main thread's
+ * loop: a read event on its socket and a one-second timer that reconnects
+ * (1 s, then doubling up to 8 s while it fails) and pings it every 10 s so
+ * that a silently dead connection is noticed. While it is down, cached keys
+ * fall back to the auth.cache_s bound (ADR 0033). */
+#define API_LISTEN_CHANNEL "observatory_api_keys"
+#define API_LISTEN_PING_S 10.0
+
+struct api_listener {
+    struct event_base *base;      /* the main thread's loop */
+    const struct api_config *cfg; /* borrowed settings */
+    PGconn *conn;                 /* the LISTEN connection or NULL */
+    struct event *read_ev;        /* readable socket of conn */
+    struct event *tick_ev;        /* 1 s timer: reconnect, ping */
+    double next_connect;          /* obs_mono_s() of the next attempt */
+    double backoff;               /* seconds until the attempt after */
+    double last_ping;             /* obs_mono_s() of the last ping sent */
+    int ping_pending;             /* a ping's results are not all read */
+    int warned;                   /* the current outage was logged */
+};
+
+static void listener_down(struct api_listener *l, const char *why) {
+    if (l->read_ev) {
+        event_free(l->read_ev);
+        l->read_ev = NULL;
+    }
+    if (l->conn) {
+        PQfinish(l->conn);
+        l->conn = NULL;
+    }
+    l->ping_pending = 0;
+    obs_metric_set(m_auth_listen_up, 0);
+    obs_warn("auth",
+             "key-change listener lost (%s): revoked or expired keys may stay valid for up to auth.cache_s = "
+             "%ld s until it reconnects",
+             why, l->cfg->auth_cache_s);
+    l->warned = 1;
+    l->backoff = 1.0;
+    l->next_connect = obs_mono_s() + l->backoff;
+}
+
+static void on_listener_read(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    struct api_listener *l = arg;
+    char err[512];
+    if (!PQconsumeInput(l->conn) || PQstatus(l->conn) != CONNECTION_OK) {
+        obs_pg_errmsg(l->conn, err, sizeof(err));
+        listener_down(l, err[0] ? err : "connection closed");
+        return;
+    }
+    while (l->ping_pending && !PQisBusy(l->conn)) {
+        PGresult *r = PQgetResult(l->conn);
+        if (!r) {
+            l->ping_pending = 0;
+            break;
+        }
+        PQclear(r);
+    }
+    int n = 0;
+    PGnotify *nt;
+    while ((nt = PQnotifies(l->conn)) != NULL) {
+        n++;
+        PQfreemem(nt);
+    }
+    if (n) {
+        atomic_fetch_add(&auth_gen, 1);
+        obs_metric_inc(m_auth_invalidations);
+        obs_debug("auth", "API keys changed (%d notifications): cached keys dropped", n);
+    }
+}
+
+/* libpq's messages outside a query (e.g. "terminating connection due to
+ * administrator command") as log lines instead of raw stderr. */
+static void listener_notice(void *arg, const char *message) {
+    (void)arg;
+    char m[512];
+    obs_strlcpy(m, message, sizeof(m));
+    for (char *p = m; *p; p++)
+        if (*p == '\n' || *p == '\t') *p = ' ';
+    obs_info("auth", "key-change listener: %s", m);
+}
+
+static void listener_connect(struct api_listener *l) {
+    char err[512];
+    PGconn *c = obs_pg_connect(l->cfg->database_url, "obs-api-listen", (int)l->cfg->connect_timeout_s, err,
+                               sizeof(err));
+    if (c) PQsetNoticeProcessor(c, listener_notice, NULL);
+    if (c && obs_pg_exec(c, "LISTEN " API_LISTEN_CHANNEL, err, sizeof(err)) < 0) {
+        PQfinish(c);
+        c = NULL;
+    }
+    if (c && PQsetnonblocking(c, 1) != 0) {
+        obs_pg_errmsg(c, err, sizeof(err));
+        PQfinish(c);
+        c = NULL;
+    }
+    if (c && !(l->read_ev = event_new(l->base, PQsocket(c), EV_READ | EV_PERSIST, on_listener_read, l))) {
+        snprintf(err, sizeof(err), "out of memory");
+        PQfinish(c);
+        c = NULL;
+    }
+    if (!c) {
+        if (!l->warned)
+            obs_warn("auth",
+                     "key-change listener cannot connect (%s): revoked or expired keys may stay valid for up "
+                     "to auth.cache_s = %ld s; retrying",
+                     err, l->cfg->auth_cache_s);
+        l->warned = 1;
+        l->next_connect = obs_mono_s() + l->backoff;
+        if (l->backoff < 8.0) l->backoff *= 2.0;
+        return;
+    }
+    event_add(l->read_ev, NULL);
+    l->conn = c;
+    l->last_ping = obs_mono_s();
+    l->backoff = 1.0;
+    /* Notifications sent while nobody listened are lost: drop every cached
+     * key once now that new ones arrive. */
+    atomic_fetch_add(&auth_gen, 1);
+    obs_metric_set(m_auth_listen_up, 1);
+    obs_info("auth", "%s: listening for API key changes (channel " API_LISTEN_CHANNEL ")",
+             l->warned ? "key-change listener reconnected" : "key-change listener connected");
+    l->warned = 0;
+}
+
+static void on_listener_tick(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    struct api_listener *l = arg;
+    double now = obs_mono_s();
+    if (!l->conn) {
+        if (now >= l->next_connect) listener_connect(l);
+        return;
+    }
+    if (now - l->last_ping < API_LISTEN_PING_S) return;
+    if (l->ping_pending) {
+        listener_down(l, "no answer to a ping within 10 s");
+        return;
+    }
+    if (!PQsendQuery(l->conn, "SELECT 1") || PQflush(l->conn) < 0) {
+        char err[512];
+        obs_pg_errmsg(l->conn, err, sizeof(err));
+        listener_down(l, err[0] ? err : "ping failed");
+        return;
+    }
+    l->ping_pending = 1;
+    l->last_ping = now;
+}
+
+static int listener_start(struct api_listener *l, struct event_base *base, const struct api_config *cfg) {
+    memset(l, 0, sizeof(*l));
+    l->base = base;
+    l->cfg = cfg;
+    l->backoff = 1.0;
+    if (cfg->auth_cache_s <= 0) return 0; /* nothing is cached: nothing to invalidate */
+    if (!(l->tick_ev = event_new(base, -1, EV_PERSIST, on_listener_tick, l))) return -1;
+    struct timeval tv = {1, 0};
+    event_add(l->tick_ev, &tv);
+    listener_connect(l);
+    return 0;
+}
+
+static void listener_stop(struct api_listener *l) {
+    if (l->tick_ev) event_free(l->tick_ev);
+    if (l->read_ev) event_free(l->read_ev);
+    if (l->conn) PQfinish(l->conn);
+    memset(l, 0, sizeof(*l));
+}
+
 struct api_main_ctx {
     struct event_base *base;    /* the main thread's loop (signals only) */
     struct api_thread *threads; /* array of n */
@@ -1146,12 +1342,20 @@ int api_server_run(const struct api_config *cfg) {
     evutil_socket_t fd = -1;
     struct api_main_ctx mc = {0};
     struct event *sigterm = NULL, *sigint = NULL;
+    struct api_listener listener = {0};
     if (evthread_use_pthreads() < 0) {
         obs_error("http", "libevent has no pthreads support");
         return -1;
     }
     signal(SIGPIPE, SIG_IGN);
     m_db_up = obs_metrics_gauge("observatory_api_db_up", NULL, "1 when the last database contact succeeded");
+    m_auth_listen_up =
+        obs_metrics_gauge("observatory_api_auth_listener_up", NULL,
+                          "1 while the LISTEN connection for API key changes is up (0: revoked "
+                          "keys may stay valid for up to auth.cache_s)");
+    m_auth_invalidations =
+        obs_metrics_counter("observatory_api_auth_invalidations_total", NULL,
+                            "API key changes notified by the database (cached keys dropped)");
     obs_metrics_counter("observatory_api_requests_total", "route=\"/healthz\",status=\"200\"",
                         "HTTP requests by route and status");
     int port = 0;
@@ -1162,6 +1366,7 @@ int api_server_run(const struct api_config *cfg) {
     sigterm = evsignal_new(mc.base, SIGTERM, on_signal, &mc);
     sigint = evsignal_new(mc.base, SIGINT, on_signal, &mc);
     if (!sigterm || !sigint || evsignal_add(sigterm, NULL) < 0 || evsignal_add(sigint, NULL) < 0) goto out;
+    if (listener_start(&listener, mc.base, cfg) < 0) goto out;
     for (int i = 0; i < cfg->threads; i++) {
         if (thread_init(&mc.threads[i], i, cfg, fd) < 0) {
             obs_error("http", "cannot set up thread %d", i);
@@ -1192,6 +1397,7 @@ stop:
     }
     if (rc == 0) obs_info("http", "stopped");
 out:
+    listener_stop(&listener);
     if (sigterm) event_free(sigterm);
     if (sigint) event_free(sigint);
     if (mc.base) event_base_free(mc.base);

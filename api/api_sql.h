@@ -14,9 +14,14 @@
 
 /* clang-format off */
 
-/* $1 = hex sha256 of the key. Revoked, expired and scope-less keys never match. */
+/* $1 = hex sha256 of the key. Revoked, expired and scope-less keys never match.
+ * Returns the tenant and the expiry in Unix ms (0 = never), which obs-api
+ * checks locally on every cached use; revocations reach the cache as
+ * NOTIFY observatory_api_keys (migrations/0043, ADR 0033). */
 #define API_SQL_AUTH \
-    "SELECT tenant FROM api_keys WHERE key_hash = decode($1, 'hex') AND revoked_at IS NULL" \
+    "SELECT tenant, CASE WHEN isfinite(expires_at) THEN floor(extract(epoch FROM expires_at) * 1000)::bigint" \
+    " ELSE 0 END FROM api_keys" \
+    " WHERE key_hash = decode($1, 'hex') AND revoked_at IS NULL" \
     " AND (expires_at IS NULL OR expires_at > now()) AND scopes && ARRAY['read', 'admin']::text[]"
 
 #define API_SQL_TS(col) "to_char((" col ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"

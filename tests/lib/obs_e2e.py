@@ -6,6 +6,7 @@ fresh database and unique topics on the real services the runner started
 (KAFKA_BOOTSTRAP, DATABASE_URL), start Observatory programs as child
 processes with their logs under .run/test-logs, and wait with bounded polls.
 """
+import atexit
 import json
 import os
 import signal
@@ -90,8 +91,32 @@ def free_port():
     return port
 
 
+_LIVE = []  # every process started through Proc or track() by this interpreter
+
+
+def _reap():
+    """At exit (also after an uncaught exception or SIGTERM), kill what a test left running:
+    a worker left behind would retry its failing batch forever against a dropped database."""
+    for p in _LIVE:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def track(popen):
+    """Have a subprocess.Popen killed at interpreter exit if it still runs; returns it."""
+    _LIVE.append(popen)
+    return popen
+
+
+atexit.register(_reap)
+if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that atexit runs under `timeout`
+
+
 class Proc:
-    """A program under test, started with extra environment; logs to LOGS/<name>.log."""
+    """A program under test, started with extra environment; logs to LOGS/<name>.log.
+    Killed at interpreter exit if the test did not stop it."""
 
     def __init__(self, name, argv, env):
         os.makedirs(LOGS, exist_ok=True)
@@ -100,6 +125,7 @@ class Proc:
         self.log = open(self.log_path, "ab")
         self.p = subprocess.Popen(argv, env=dict(os.environ, **env), stdout=self.log,
                                   stderr=subprocess.STDOUT)
+        _LIVE.append(self.p)
 
     def alive(self):
         return self.p.poll() is None

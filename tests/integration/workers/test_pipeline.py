@@ -19,6 +19,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lib"))
+import obs_e2e  # noqa: E402  (track: workers are killed if the test dies)
+
 ROOT = Path(__file__).resolve().parents[3]
 BIN = ROOT / os.environ.get("OBS_BUILD", "build") / "bin"
 EXP = ROOT / "tests" / "fixtures" / "expected"
@@ -83,7 +86,7 @@ def wait(cond, timeout):
 
 def start_worker(env, group, port, log):
     e = dict(env, OBS_KAFKA_GROUP=group, OBS_ADMIN_LISTEN=f"127.0.0.1:{port}", OBS_BATCH_MAX_RECORDS="50")
-    return subprocess.Popen([str(BIN / "obs-worker")], env=e, cwd=ROOT, stdout=log, stderr=log)
+    return obs_e2e.track(subprocess.Popen([str(BIN / "obs-worker")], env=e, cwd=ROOT, stdout=log, stderr=log))
 
 
 def digest(url):

@@ -6,8 +6,10 @@
  * the main thread), so the kernel spreads connections over the threads.
  * Handlers run to completion on their thread (blocking libpq calls: a
  * thread serves one request at a time, like a connection pool of size N
- * with one waiter queue per thread). The main thread only waits for
- * SIGTERM/SIGINT as loop events and then tells every thread to stop. */
+ * with one waiter queue per thread). The main thread waits for
+ * SIGTERM/SIGINT as loop events and then tells every thread to stop; its
+ * loop also drives the LISTEN connection that invalidates the key caches
+ * when api_keys change (ADR 0033). */
 #include "api_server.h"
 
 #include <errno.h>

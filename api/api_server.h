@@ -15,7 +15,7 @@ struct api_config {
     long max_header_bytes;     /* evhttp_set_max_headers_size */
     long timeout_s;            /* evhttp_set_timeout: idle/read/write seconds */
     char *cors_allow_origin;   /* Access-Control-Allow-Origin; "" = CORS off */
-    long auth_cache_s;         /* seconds a positive key lookup is cached per thread */
+    long auth_cache_s;         /* longest a positive key lookup is cached per thread (ADR 0033) */
     long rate_limit_rps;       /* requests per second per API key (token bucket); 0 = off */
     long rate_limit_burst;     /* bucket size; 0 = 2 x rps */
     char *log_level;           /* debug|info|warn|error */

@@ -37,7 +37,8 @@ static const struct obs_cfg_opt api_opts[] = {
     {"cors.allow_origin", OBS_CFG_STR, "", offsetof(struct api_config, cors_allow_origin), 0, 0,
      "Access-Control-Allow-Origin value; empty = CORS off"},
     {"auth.cache_s", OBS_CFG_INT, "30", offsetof(struct api_config, auth_cache_s), 0, 3600,
-     "seconds a valid API key stays cached per thread (0 = no cache)"},
+     "longest a valid API key stays cached per thread; key changes are notified at once, this bound applies "
+     "while the LISTEN connection is down (0 = no cache)"},
     {"rate_limit.rps", OBS_CFG_INT, "0", offsetof(struct api_config, rate_limit_rps), 0, 1000000,
      "requests per second allowed per API key (token bucket shared by all threads; 0 = no limit)"},
     {"rate_limit.burst", OBS_CFG_INT, "0", offsetof(struct api_config, rate_limit_burst), 0, 10000000,

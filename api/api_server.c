@@ -291,13 +291,17 @@ static PGconn *db_get(struct api_thread *t) {
     char tmo[32];
     snprintf(tmo, sizeof(tmo), "%ld", t->cfg->statement_timeout_ms);
     const char *p[] = {tmo};
+    /* jit off: the API's statements run for milliseconds, but a plan over
+     * ~90 day partitions easily passes jit_above_cost, and compiling it took
+     * 0.5-30 s (ADR 0033, "Tools by session filter"). */
     PGresult *r =
-        PQexecParams(c, "SELECT set_config('statement_timeout', $1, false)", 1, NULL, p, NULL, NULL, 0);
+        PQexecParams(c, "SELECT set_config('statement_timeout', $1, false), set_config('jit', 'off', false)",
+                     1, NULL, p, NULL, NULL, 0);
     int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
     PQclear(r);
     if (!ok) {
         obs_pg_errmsg(c, err, sizeof(err));
-        obs_warn("db", "thread %d: setting statement_timeout failed: %s", t->index, err);
+        obs_warn("db", "thread %d: setting statement_timeout and jit failed: %s", t->index, err);
         PQfinish(c);
         t->next_connect = obs_mono_s() + 1.0;
         obs_metric_set(m_db_up, 0);
@@ -788,7 +792,9 @@ static void handle_tools(struct api_req *ar) {
     int whole =
         p[6] && (!lp.has_since || utc_midnight(lp.since_ms)) && (!lp.has_until || utc_midnight(lp.until_ms));
     const char *pd[3] = {p[0], p[6], p[7]};
-    PGresult *r = whole ? db_query(ar, API_SQL_TOOLS_DAYS, 3, pd) : db_query(ar, API_SQL_TOOLS, 8, p);
+    PGresult *r = whole                                ? db_query(ar, API_SQL_TOOLS_DAYS, 3, pd)
+                  : (lp.project || lp.user || lp.host) ? db_query(ar, API_SQL_TOOLS_SESS, 6, p)
+                                                       : db_query(ar, API_SQL_TOOLS, 8, p);
     if (!r) goto out;
     reply_rows(ar, r, "{\"tools\":[");
     PQclear(r);

@@ -261,8 +261,8 @@
  * session filter (then $2..$6 are not referenced: the handler passes $7/$8
  * as $2/$3 of API_SQL_TOOLS_DAYS; planning the tool_calls part costs ~9 ms
  * even when every partition is pruned). */
-#define API_SQL_TOOLS_FROM(RAW, D0, D1) \
-    "WITH r (tool_name, bucket, cat, calls, errors, dsum, sessions) AS (" \
+#define API_SQL_TOOLS_FROM(PRE, RAW, D0, D1) \
+    PRE " r (tool_name, bucket, cat, calls, errors, dsum, sessions) AS (" \
     API_SQL_TOOLS_DAILY("tool_daily", D0, D1) " UNION ALL" API_SQL_TOOLS_DAILY("tool_daily_delta", D0, D1) RAW \
     ")," \
     " b AS (SELECT tool_name, bucket, min(cat) AS cat, sum(calls) AS calls, sum(errors) AS errors, sum(dsum) AS dsum," \
@@ -282,9 +282,40 @@
     " 'p50_duration_ms', " API_SQL_TOOLS_PCT("0.5", "b50lo", "b50hi") "," \
     " 'p95_duration_ms', " API_SQL_TOOLS_PCT("0.95", "b95lo", "b95hi") ")" \
     " FROM g WHERE g.n > 0 ORDER BY g.n DESC, g.tool_name COLLATE \"C\""
-#define API_SQL_TOOLS API_SQL_TOOLS_FROM(API_SQL_TOOLS_RAW, "$7", "$8")
+#define API_SQL_TOOLS API_SQL_TOOLS_FROM("WITH", API_SQL_TOOLS_RAW, "$7", "$8")
 /* $1 tenant, $2/$3 the whole days' UTC midnights [first, end). */
-#define API_SQL_TOOLS_DAYS API_SQL_TOOLS_FROM("", "$2", "$3")
+#define API_SQL_TOOLS_DAYS API_SQL_TOOLS_FROM("WITH", "", "$2", "$3")
+/* With project/user/host ($1 tenant, $2 since, $3 until, $4 project, $5
+ * user, $6 host; no tool_daily part): the matching sessions first (ss, by
+ * the sessions indexes), then each session's calls by tool_calls_session_idx
+ * (tenant, session_id, event_time) inside the session's own time span, a
+ * per-loop bound that run-time pruning turns into one or two day
+ * partitions per session (OFFSET 0 keeps the lateral subquery, hence the
+ * parameterised nested loop). The span is the rule of migrations/0007: a
+ * session's lines with a real timestamp lie within first_event_at ..
+ * last_event_at unless times_inferred; sessions with inferred times or
+ * without a span are read unbounded. The calls are read once (sc) for both
+ * aggregates. Replaces an EXISTS per call that read every tool_calls row of
+ * the tenant (ADR 0033, "Tools by session filter"). */
+#define API_SQL_TOOLS_SESS_PRE \
+    "WITH ss AS MATERIALIZED (SELECT s.session_id," \
+    " CASE WHEN s.times_inferred OR s.first_event_at IS NULL OR s.last_event_at IS NULL THEN '-infinity'" \
+    " ELSE s.first_event_at END AS lo," \
+    " CASE WHEN s.times_inferred OR s.first_event_at IS NULL OR s.last_event_at IS NULL THEN 'infinity'" \
+    " ELSE s.last_event_at END AS hi FROM sessions s WHERE s.tenant = $1" \
+    " AND ($4::text IS NULL OR s.project = $4::text) AND ($5::text IS NULL OR s.os_user = $5::text)" \
+    " AND ($6::text IS NULL OR s.host = $6::text))," \
+    " sc AS MATERIALIZED (SELECT x.* FROM ss CROSS JOIN LATERAL (SELECT c.tool_name, c.tool_category," \
+    " c.session_id, c.event_time, c.is_error, c.duration_ms FROM tool_calls c" \
+    " WHERE c.tenant = $1 AND c.session_id = ss.session_id AND c.event_time >= ss.lo AND c.event_time <= ss.hi" \
+    " AND ($2::timestamptz IS NULL OR c.event_time >= $2::timestamptz)" \
+    " AND ($3::timestamptz IS NULL OR c.event_time < $3::timestamptz) OFFSET 0) x),"
+#define API_SQL_TOOLS_SESS_RAW \
+    " UNION ALL SELECT c.tool_name, coalesce(obs_tool_bucket(c.duration_ms), -1), min(c.tool_category), count(*)," \
+    " count(*) FILTER (WHERE c.is_error), coalesce(sum(c.duration_ms), 0), 0 FROM sc c GROUP BY 1, 2" \
+    " UNION ALL SELECT x.tool_name, -1, NULL, 0, 0, 0, count(*) FROM (SELECT DISTINCT c.tool_name, c.session_id," \
+    " (c.event_time AT TIME ZONE 'UTC')::date FROM sc c) x GROUP BY 1"
+#define API_SQL_TOOLS_SESS API_SQL_TOOLS_FROM(API_SQL_TOOLS_SESS_PRE, API_SQL_TOOLS_SESS_RAW, "NULL", "NULL")
 
 /* Projects or users from the session roll-ups. $1 tenant, $2 since, $3
  * until (on first_event_at). COL is the grouping column. */

@@ -299,7 +299,30 @@ def route(url):
                  ("since only, off midnight", {"since": D1 + "T23:00:00Z"}, P(D1 + "T23:00:00"), None, None),
                  ("user filter (tool_calls path)", {"user": "u1", "since": D1}, P(D1 + "T00:00:00"), None,
                   {"s1", "s9"})]
-        for (name, params, since, until, sess) in cases:
+        # Session filters read each matching session's calls within its own
+        # span unless times_inferred (ADR 0033): give u0's sessions exact
+        # spans (bounded reads), s1 an inferred-time session a span that
+        # misses its calls (must be read unbounded), s9 none (unbounded).
+        u0 = {r[2] for r in rows if r[0] == "A"} - {"s1", "s9"}
+        span_cases = [("user filter, sessions with exact spans", {"user": "u0"}, None, None, u0),
+                      ("user filter, inferred-time session with a span missing its calls", {"user": "u1"}, None,
+                       None, {"s1", "s9"}),
+                      ("host filter with a cut window", {"host": "h", "since": D1 + "T10:30:00Z",
+                                                         "until": D2 + "T05:00:00Z"},
+                       P(D1 + "T10:30:00"), P(D2 + "T05:00:00"), None),
+                      ("project filter", {"project": "/p/one"}, None, None, {"s2", "s3"})]
+        for (name, params, since, until, sess) in cases + span_cases:
+            if name == span_cases[0][0]:
+                at.psql(url, "UPDATE sessions s SET first_event_at = m.lo, last_event_at = m.hi, times_inferred = false,"
+                             " project = CASE WHEN s.session_id IN ('s2', 's3') THEN '/p/one' ELSE '/p/two' END"
+                             " FROM (SELECT tenant, session_id, min(event_time) lo, max(event_time) hi FROM tool_calls"
+                             " GROUP BY 1, 2) m WHERE s.tenant = m.tenant AND s.session_id = m.session_id"
+                             " AND s.os_user = 'u0';"
+                             " UPDATE sessions SET first_event_at = %s::timestamptz + interval '2 days',"
+                             " last_event_at = %s::timestamptz + interval '2 days', times_inferred = true"
+                             " WHERE tenant = 'A' AND session_id = 's1';"
+                             " UPDATE sessions SET first_event_at = NULL, last_event_at = NULL"
+                             " WHERE tenant = 'A' AND session_id = 's9'" % (q(D2), q(D2)))
             st, _, body, js = api.request("/api/v1/tools", key=key_a, params=params)
             exp = expected(rows, since, until, sessions_ok=sess)
             got = {t["tool_name"]: t for t in (js or {}).get("tools", [])}

@@ -324,7 +324,11 @@ static PGresult *db_query(struct api_req *ar, const char *sql, int n, const char
     }
     PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) == PGRES_TUPLES_OK) return r;
-    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    /* Copied: the field points into r, which is cleared below. */
+    char state_buf[8];
+    const char *sqlstate = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    obs_strlcpy(state_buf, sqlstate ? sqlstate : "", sizeof(state_buf));
+    const char *state = sqlstate ? state_buf : NULL;
     char msg[512];
     obs_strlcpy(msg, PQresultErrorMessage(r), sizeof(msg));
     for (char *p = msg; *p; p++)

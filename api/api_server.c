@@ -98,7 +98,7 @@ static struct obs_metric *m_db_up;
  * A cached key read at another generation is looked up again (ADR 0033). */
 static _Atomic uint64_t auth_gen = 1;
 static struct obs_metric *m_auth_listen_up;     /* 1 while the LISTEN connection is up */
-static struct obs_metric *m_auth_invalidations; /* generations bumped by notifications */
+static struct obs_metric *m_auth_invalidations; /* notifications received */
 
 /* ---- rate limit ------------------------------------------------------------- */
 
@@ -1229,7 +1229,7 @@ static void on_listener_read(evutil_socket_t fd, short what, void *arg) {
     }
     if (n) {
         atomic_fetch_add(&auth_gen, 1);
-        obs_metric_inc(m_auth_invalidations);
+        obs_metric_add(m_auth_invalidations, (uint64_t)n);
         obs_debug("auth", "API keys changed (%d notifications): cached keys dropped", n);
     }
 }

@@ -93,6 +93,13 @@ def immediate(api, key, what, do):
 
 
 def main():
+    try:
+        body()
+    finally:
+        at.drop_db(DB)
+
+
+def body():
     url = at.fresh_db(DB)
     base = at.server_url()
     at.psql(url, "INSERT INTO sessions (tenant, session_id, host, os_user, first_event_at) VALUES"
@@ -208,7 +215,18 @@ def main():
             sess.wait(5)
         code = api.stop()
         R.check(code == 0, "fallback: obs-api exits 0 on SIGTERM", code)
-        at.drop_db(DB)
+
+    # auth.cache_s = 0: nothing cached, no LISTEN connection, still immediate.
+    api = at.Api(url, threads=THREADS, extra_env={"OBS_AUTH_CACHE_S": "0"})
+    try:
+        time.sleep(0.3)
+        R.check(metric(api, "observatory_api_auth_listener_up") == 0.0 and not listener_pids(url),
+                "auth.cache_s = 0: no LISTEN connection (listener_up 0)")
+        k11, id11 = at.create_key(url, "T")
+        immediate(api, k11, "auth.cache_s = 0", lambda: at.revoke_key(url, id11))
+    finally:
+        code = api.stop()
+        R.check(code == 0, "auth.cache_s = 0: obs-api exits 0 on SIGTERM", code)
 
 
 if __name__ == "__main__":

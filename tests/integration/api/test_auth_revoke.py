@@ -82,7 +82,9 @@ def sql_key(url, tenant, name, expires_sql="NULL"):
 
 
 def immediate(api, key, what, do):
-    """Key works everywhere, do() revokes it, the very next requests are 401."""
+    """Key works everywhere, do() revokes it, the very next requests are 401
+    (the notification is asynchronous: a request sent within a few ms of
+    the commit may still pass, so the first 401 may take up to 0.5 s)."""
     R.check(warm(api, key), "%s: the key works on every thread before" % what)
     do()
     st = status(api, key)  # the very next request, no sleep

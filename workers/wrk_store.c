@@ -166,12 +166,13 @@ static const struct stmt STMTS[] = {
      " cache_creation_tokens = d.cache_creation_tokens + EXCLUDED.cache_creation_tokens,"
      " cache_read_tokens = d.cache_read_tokens + EXCLUDED.cache_read_tokens,"
      " cost_usd = d.cost_usd + EXCLUDED.cost_usd"},
-    /* What the batch changed per session (migration 0009): the earliest new
-     * real-time line, the earliest tool call inserted or given a result, the
+    /* What the batch changed per session (migrations 0009, 0012): the earliest
+     * new real-time line, the earliest and latest tool call inserted or given a result, the
      * models of the usage rows it kept, and whether it replaced one. */
     {"derive",
-     "SELECT obs_session_derive(tenant, session_id, t_ev, tc_from, models, repl, false) FROM (SELECT tenant,"
-     " session_id, min(t_ev) AS t_ev, min(tc_from) AS tc_from, array_agg(DISTINCT model) FILTER (WHERE"
+     "SELECT obs_session_derive(tenant, session_id, t_ev, tc_from, tc_to, models, repl, false) FROM (SELECT"
+     " tenant, session_id, min(t_ev) AS t_ev, min(tc_from) AS tc_from, max(tc_from) AS tc_to,"
+     " array_agg(DISTINCT model) FILTER (WHERE"
      " in_session AND messages > 0 AND model <> '' AND model <> '<synthetic>') AS models,"
      " coalesce(bool_or(in_session AND messages < 0), false) AS repl FROM wrk_delta"
      " GROUP BY tenant, session_id) t ORDER BY tenant, session_id"},

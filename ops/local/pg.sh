@@ -187,8 +187,15 @@ listen_addresses = '127.0.0.1'
 port = $PORT
 unix_socket_directories = '$sock'
 max_connections = 200
-shared_buffers = 256MB
+shared_buffers = 1GB
 fsync = on
+# Write-heavy ingest (docs/adr/0025): with the defaults (max_wal_size 1GB)
+# a worker ingest forced a checkpoint every ~17 s, and every page touched
+# after each one went into the WAL whole again.
+max_wal_size = 8GB
+checkpoint_timeout = 15min
+checkpoint_completion_target = 0.9
+wal_compression = lz4
 logging_collector = on
 log_directory = 'log'
 log_filename = 'postgresql-%a.log'

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""obs_session_derive from what a batch changed (migration 0009) == the same
+"""obs_session_derive from what a batch changed (migrations 0009, 0012) == the same
 function recomputing everything, on PostgreSQL.
 
 Two sessions get the same rows, batch by batch: 'inc' is derived the way
 obs-worker does it (the batch's earliest new real-time line, earliest tool
-call inserted or given a result, the models of its usage rows, whether it
+call inserted or given a result and the latest, the models of its usage rows, whether it
 replaced a usage row), 'ref' from all of its rows (obs_session_derive(tenant,
 session)). After every batch the derived columns and insights of both must be
 equal (ids mapped). Batches are random: appended and out-of-order lines, API
@@ -137,10 +137,11 @@ def apply_sql(sess, batch):
 
 
 def use_times(batch, calls_by_id):
-    """The worker marks a result with its use's time (RETURNING event_time)."""
+    """(earliest, latest) call the batch inserted or gave a result: the worker marks a result
+    with its use's time (RETURNING event_time)."""
     times = [calls_by_id[f["id"]] for k, f in batch if k == "result"]
     times += [f["t"] for k, f in batch if k == "use"]
-    return min(times) if times else None
+    return (min(times), max(times)) if times else (None, None)
 
 
 STATE = ("SELECT active_ms, models, ended_with, has_errors, insights FROM sessions"
@@ -183,15 +184,15 @@ def main():
                 e2e.psql(url, "UPDATE tool_medians SET median_ms = median_ms / 4, computed_at = now()")
             for sess in SESSIONS:
                 sql, ev_from, models, repl = apply_sql(sess, batch)
-                tool_from = use_times(batch, calls_by_id)
+                tool_from, tool_to = use_times(batch, calls_by_id)
                 times = [f["t"] for k, f in batch if k == "event"]
                 sql.append("UPDATE sessions SET first_event_at = LEAST(coalesce(first_event_at, 'infinity'),"
                            f" {lit(min(times))}), last_event_at = GREATEST(coalesce(last_event_at, '-infinity'),"
                            f" {lit(max(times))}) WHERE session_id = {lit(sess)};")
                 if sess == "inc":
                     arr = "ARRAY[" + ",".join(lit(m) for m in sorted(models)) + "]::text[]" if models else "NULL"
-                    sql.append(f"SELECT obs_session_derive('t', 'inc', {lit(ev_from)}, {lit(tool_from)}, {arr},"
-                               f" {lit(repl)}, false);")
+                    sql.append(f"SELECT obs_session_derive('t', 'inc', {lit(ev_from)}, {lit(tool_from)},"
+                               f" {lit(tool_to)}, {arr}, {lit(repl)}, false);")
                 else:
                     sql.append("SELECT obs_session_derive('t', 'ref');")
                 e2e.psql(url, "BEGIN;\n" + "\n".join(sql) + "\nCOMMIT;")
@@ -207,9 +208,11 @@ def main():
         c.ok({"tool_error_loop", "long_tool_call"} <= kinds,
              f"the run produced error loops and long calls to compare (kinds {sorted(kinds)})")
         # the stored state is what the incremental path starts from
-        st = e2e.psql(url, "SELECT derive_hi = last_event_at, conv_at IS NOT NULL, derived_at IS NOT NULL"
-                           " FROM sessions WHERE session_id = 'inc'")
-        c.eq(st, [["t", "t", "t"]], "derive_hi, conv_at and derived_at are kept in sessions")
+        st = e2e.psql(url, "SELECT derive_hi = last_event_at, conv_at IS NOT NULL, derived_at IS NOT NULL,"
+                           " (tool_lo, tool_hi) = (SELECT min(event_time), max(event_time) FROM tool_calls c"
+                           " WHERE c.tenant = s.tenant AND c.session_id = s.session_id)"
+                           " FROM sessions s WHERE session_id = 'inc'")
+        c.eq(st, [["t", "t", "t", "t"]], "derive_hi, conv_at, derived_at and the tool-call span are kept in sessions")
         # the two-argument form recomputes: the incremental session equals it afterwards too
         before = e2e.psql(url, STATE, "inc")
         e2e.psql(url, "SELECT obs_session_derive('t', 'inc')")

@@ -7,7 +7,10 @@ ids are rewritten per copy (so sessions, messages and usage keys are all
 distinct), repeated until the file reaches --file-mb. Timestamps move on
 with every copy (by the fixture's span plus a minute), so a session's lines
 keep distinct, increasing times as real ones do, and the files start on
-different days over 90 days. Layout mirrors
+different days over 90 days, counted from one base day (180 days ago) for
+every template: the fixtures were recorded on dates years apart, and
+shifting each from its own date spread the corpus over ~945 day partitions
+instead of ~160 (docs/adr/0024, fourth pass). Layout mirrors
 ~/.claude/projects: <out>/<project>/<session>.jsonl.
 
 usage: gen_corpus.py OUT_DIR --bytes N [--file-mb 8]
@@ -31,6 +34,11 @@ def parse_ts(b):
 def span_s(tpl):
     ts = [parse_ts(m.group(1)) for m in TS_RE.finditer(tpl)]
     return (max(ts) - min(ts)).total_seconds() if ts else 0.0
+
+
+def start(tpl):
+    ts = [parse_ts(m.group(1)) for m in TS_RE.finditer(tpl)]
+    return min(ts) if ts else None
 
 
 def shift(body, seconds):
@@ -63,6 +71,9 @@ def main():
     a = ap.parse_args()
     tpls = templates()
     spans = [span_s(t) + 60 for t in tpls]
+    today = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
+    base = today - datetime.timedelta(days=180)
+    to_base = [((base - start(t)).total_seconds() if start(t) else 0.0) for t in tpls]
     total, n = 0, 0
     while total < a.bytes:
         sid = uuid.uuid4()
@@ -77,7 +88,7 @@ def main():
                                    .encode(), tpl)
                 body = ID_RE.sub(lambda m: m.group(1) + m.group(2)[:8] + salt[-12:].replace(b"-", b"x"), body)
                 body = body.replace(b'"sessionId":"', b'"sessionId":"' + str(sid).encode() + b'","origSessionId":"')
-                body = shift(body, (n % 90) * 86400 + rep * spans[n % len(tpls)])
+                body = shift(body, to_base[n % len(tpls)] + (n % 90) * 86400 + rep * spans[n % len(tpls)])
                 f.write(body)
                 size += len(body)
                 rep += 1

@@ -20,6 +20,7 @@ ALERTS = {
     "ObservatoryDLQRateHigh",
     "ObservatoryApiHighErrorRate",
     "ObservatoryApiHighLatency",
+    "ObservatoryApiKeyListenerDown",
     "ObservatoryProducerDeliveryErrors",
     "ObservatoryPartitionsMissing",
 }

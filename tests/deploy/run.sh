@@ -251,6 +251,14 @@ if ((have_helm)) && [[ -s $WORK/keda.yaml ]] && ((have_py)); then
     check alerts-have-runbooks "$PY" tests/deploy/chart_checks.py alerts-have-runbooks "$WORK"
     check runbooks-belong-to-alerts "$PY" tests/deploy/chart_checks.py runbooks-belong-to-alerts "$WORK"
     check alerts-metrics-exported "$PY" tests/deploy/chart_checks.py alerts-metrics-exported "$WORK"
+    # auth.cache_s = 0 turns obs-api's key listener off, so its alert must go
+    # (the keda scenario, rendered above, has it).
+    check alert-key-listener-off-without-cache bash -c '
+        grep -q "alert: ObservatoryApiKeyListenerDown" "$1/keda.yaml" || { echo "keda: alert missing"; exit 1; }
+        helm template obs "$2" --namespace observatory --kube-version "$3" -f "$2/ci/keda-values.yaml" \
+            --set-string "api.config.auth\.cache_s=0" > "$1/keda-nocache.yaml" || exit 1
+        grep -q "alert: ObservatoryApiHighLatency" "$1/keda-nocache.yaml" || { echo "rendering lost the other alerts"; exit 1; }
+        ! grep -n "ObservatoryApiKeyListenerDown" "$1/keda-nocache.yaml"' _ "$WORK" "$CHART" "$K8S_VERSION"
 fi
 check runbooks-sections "$PY" tests/deploy/chart_checks.py runbooks-sections "$WORK"
 check runbooks-procedures-exist "$PY" tests/deploy/chart_checks.py runbooks-procedures "$WORK"

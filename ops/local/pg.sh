@@ -33,7 +33,9 @@ Environment:
   OBS_PG_USER              when run as root: unprivileged system user that owns
                            and runs the cluster (default: observatory; created
                            with useradd --system if missing)
-  OBS_PG_START_TIMEOUT     seconds (default: 60)
+  OBS_PG_START_TIMEOUT     seconds until the server answers (default: 60)
+  OBS_PG_RECOVERY_TIMEOUT  seconds it may spend starting up, e.g. replaying
+                           WAL after an unclean shutdown (default: 1800)
   OBS_PG_STOP_TIMEOUT      seconds (default: 60)
 
 Layout: \$OBS_RUN/pg/data (PGDATA, server log in data/log/), the unix socket in
@@ -47,11 +49,12 @@ EOF
 
 PORT=${OBS_PG_PORT:-15432}
 START_TIMEOUT=${OBS_PG_START_TIMEOUT:-60}
+RECOVERY_TIMEOUT=${OBS_PG_RECOVERY_TIMEOUT:-1800}
 STOP_TIMEOUT=${OBS_PG_STOP_TIMEOUT:-60}
 DB=observatory
 ROLE=observatory
 URL="postgresql://$ROLE@127.0.0.1:$PORT/$DB"
-for v in PORT START_TIMEOUT STOP_TIMEOUT; do
+for v in PORT START_TIMEOUT RECOVERY_TIMEOUT STOP_TIMEOUT; do
     [[ ${!v} =~ ^[0-9]+$ ]] || die "bad $v value '${!v}': expected a number"
 done
 
@@ -258,13 +261,32 @@ cmd_start() {
 
     # pg_ctl -l catches messages from before the logging collector is up;
     # 9>&-: the postmaster must not inherit (and hold) the start/stop lock.
-    if ! as_pg "$BINDIR/pg_ctl" -D "$PGDATA" -l "$PGDATA/startup.log" -w -t "$START_TIMEOUT" \
-        start >/dev/null 2>&1 9>&-; then
-        die "server did not start within ${START_TIMEOUT}s; see $PGDATA/startup.log and $PGDATA/log/"
-    fi
-    local deadline=$((SECONDS + START_TIMEOUT))
-    until "$BINDIR/pg_isready" -q -h 127.0.0.1 -p "$PORT" -t 1; do
-        ((SECONDS < deadline)) || die "server not ready on 127.0.0.1:$PORT after ${START_TIMEOUT}s; see $PGDATA/log/"
+    as_pg "$BINDIR/pg_ctl" -D "$PGDATA" -l "$PGDATA/startup.log" -W start >/dev/null 2>&1 9>&- ||
+        die "pg_ctl could not start the server; see $PGDATA/startup.log and $PGDATA/log/"
+    # pg_isready: 0 accepting, 1 up but rejecting (starting; after an unclean
+    # shutdown it replays up to max_wal_size = 8GB of WAL, which can take
+    # minutes: that wait is bounded by OBS_PG_RECOVERY_TIMEOUT, not
+    # OBS_PG_START_TIMEOUT), 2 no answer.
+    local t0=$SECONDS said=$SECONDS rc
+    while :; do
+        rc=0
+        "$BINDIR/pg_isready" -q -h 127.0.0.1 -p "$PORT" -t 1 || rc=$?
+        ((rc == 0)) && break
+        # (the postmaster writes its pid file a moment after pg_ctl -W returns)
+        if ((SECONDS - t0 >= 3)) && ! as_pg "$BINDIR/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
+            die "the server exited while starting; see $PGDATA/startup.log and $PGDATA/log/"
+        fi
+        if ((rc == 1)); then
+            ((SECONDS - t0 < RECOVERY_TIMEOUT)) ||
+                die "server still starting up (crash recovery?) after ${RECOVERY_TIMEOUT}s; see $PGDATA/log/"
+            if ((SECONDS - said >= 10)); then
+                echo "postgres: starting up ($((SECONDS - t0)) s; replaying WAL after an unclean shutdown?" \
+                    "see $PGDATA/log/)" >&2
+                said=$SECONDS
+            fi
+        elif ((SECONDS - t0 >= START_TIMEOUT)); then
+            die "server not answering on 127.0.0.1:$PORT after ${START_TIMEOUT}s; see $PGDATA/startup.log and $PGDATA/log/"
+        fi
         sleep 0.2
     done
     if [[ $(psql_q -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = '$DB'") != 1 ]]; then

@@ -792,13 +792,14 @@ static void handle_tools(struct api_req *ar) {
             p[7] = d1;
         }
     }
-    /* no cut day, no session filter: tool_daily alone ($7/$8 become $2/$3) */
+    /* no cut day, no session filter: tool_daily alone (its days become $2/$3) */
     int whole =
         p[6] && (!lp.has_since || utc_midnight(lp.since_ms)) && (!lp.has_until || utc_midnight(lp.until_ms));
     const char *pd[3] = {p[0], p[6], p[7]};
+    const char *pc[5] = {p[0], p[1], p[2], p[6], p[7]};
     PGresult *r = whole                                ? db_query(ar, API_SQL_TOOLS_DAYS, 3, pd)
                   : (lp.project || lp.user || lp.host) ? db_query(ar, API_SQL_TOOLS_SESS, 6, p)
-                                                       : db_query(ar, API_SQL_TOOLS, 8, p);
+                                                       : db_query(ar, API_SQL_TOOLS, 5, pc);
     if (!r) goto out;
     reply_rows(ar, r, "{\"tools\":[");
     PQclear(r);

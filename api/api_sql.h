@@ -225,22 +225,18 @@
     " GROUP BY 1) g ORDER BY g.k COLLATE \"C\" NULLS LAST"
 
 /* Tools, per tool name (migrations/0041_tool_daily.sql, ADR 0032). $1 tenant,
- * $2 since, $3 until, $4 project, $5 user, $6 host (of the call's session),
- * $7/$8 the UTC midnights [first, end) of the whole days that tool_daily
- * answers (NULL: none; -infinity/infinity: unbounded). Calls outside them
- * (the cut days at the window's edges, or all calls when a session filter
- * is set) come from tool_calls, bucketed the same way, so both sources add
- * up to the same figures. Percentiles are read off the duration buckets
+ * $2 since, $3 until, $4/$5 the UTC midnights [first, end) of the whole days
+ * that tool_daily answers (NULL: none; -infinity/infinity: unbounded). Calls
+ * outside them (the cut days at the window's edges) come from tool_calls,
+ * bucketed the same way, so both sources add up to the same figures; with a
+ * session filter see API_SQL_TOOLS_SESS. Percentiles are read off the duration buckets
  * (within 4.5 % + 1 ms of percentile_cont); sessions counts each session
  * once per UTC day it used the tool. */
 #define API_SQL_TOOLS_RAW_WHERE \
     " FROM tool_calls c WHERE c.tenant = $1" \
     " AND ($2::timestamptz IS NULL OR c.event_time >= $2::timestamptz)" \
     " AND ($3::timestamptz IS NULL OR c.event_time < $3::timestamptz)" \
-    " AND ($7::timestamptz IS NULL OR c.event_time < $7::timestamptz OR c.event_time >= $8::timestamptz)" \
-    " AND (($4::text IS NULL AND $5::text IS NULL AND $6::text IS NULL) OR EXISTS (SELECT 1 FROM sessions s" \
-    " WHERE s.tenant = c.tenant AND s.session_id = c.session_id AND ($4::text IS NULL OR s.project = $4::text)" \
-    " AND ($5::text IS NULL OR s.os_user = $5::text) AND ($6::text IS NULL OR s.host = $6::text)))"
+    " AND ($4::timestamptz IS NULL OR c.event_time < $4::timestamptz OR c.event_time >= $5::timestamptz)"
 #define API_SQL_TOOLS_DAILY(T, D0, D1) \
     " SELECT d.tool_name, d.bucket, d.tool_category, d.calls, d.errors, d.duration_ms_sum, d.sessions" \
     " FROM " T " d WHERE d.tenant = $1 AND " D0 "::timestamptz IS NOT NULL" \
@@ -258,7 +254,7 @@
     " UNION ALL SELECT x.tool_name, -1, NULL, 0, 0, 0, count(*) FROM (SELECT DISTINCT c.tool_name, c.session_id," \
     " (c.event_time AT TIME ZONE 'UTC')::date" API_SQL_TOOLS_RAW_WHERE ") x GROUP BY 1"
 /* RAW: API_SQL_TOOLS_RAW, or "" when the window has no cut day and no
- * session filter (then $2..$6 are not referenced: the handler passes $7/$8
+ * session filter (then $2/$3 are not referenced: the handler passes $4/$5
  * as $2/$3 of API_SQL_TOOLS_DAYS; planning the tool_calls part costs ~9 ms
  * even when every partition is pruned). */
 #define API_SQL_TOOLS_FROM(PRE, RAW, D0, D1) \
@@ -282,7 +278,7 @@
     " 'p50_duration_ms', " API_SQL_TOOLS_PCT("0.5", "b50lo", "b50hi") "," \
     " 'p95_duration_ms', " API_SQL_TOOLS_PCT("0.95", "b95lo", "b95hi") ")" \
     " FROM g WHERE g.n > 0 ORDER BY g.n DESC, g.tool_name COLLATE \"C\""
-#define API_SQL_TOOLS API_SQL_TOOLS_FROM("WITH", API_SQL_TOOLS_RAW, "$7", "$8")
+#define API_SQL_TOOLS API_SQL_TOOLS_FROM("WITH", API_SQL_TOOLS_RAW, "$4", "$5")
 /* $1 tenant, $2/$3 the whole days' UTC midnights [first, end). */
 #define API_SQL_TOOLS_DAYS API_SQL_TOOLS_FROM("WITH", "", "$2", "$3")
 /* With project/user/host ($1 tenant, $2 since, $3 until, $4 project, $5

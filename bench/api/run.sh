@@ -46,7 +46,7 @@ gcc -O2 -Iapi -o "$work/print_sql" bench/api/print_sql.c
 since=$(date -u -d '-90 days' +%Y-%m-%dT%H:%M:%SZ)
 week=$(date -u -d '-7 days' +%Y-%m-%dT%H:%M:%SZ)
 # the first UTC midnight after $week: whole days from tool_daily, the cut day
-# before it from tool_calls, as obs-api splits the window ($7/$8 of API_SQL_TOOLS)
+# before it from tool_calls, as obs-api splits the window ($4/$5 of API_SQL_TOOLS)
 week_day1=$(date -u -d "$(date -u -d '-7 days' +%Y-%m-%d) + 1 day" +%Y-%m-%dT00:00:00Z)
 day90=$(date -u -d '-90 days' +%Y-%m-%d)
 day7=$(date -u -d '-7 days' +%Y-%m-%d)
@@ -61,7 +61,7 @@ routes=(
     "sessions_by_cost|/api/v1/sessions?limit=50&sort=cost|sessions_cost p1 NULL NULL NULL NULL NULL p7 NULL NULL NULL NULL NULL NULL NULL|-D p1='bench' -D p7=51"
     "session|/api/v1/sessions/s00000007|session p1 p2 + session_parts p1 p2 p3 p4|-D p1='bench' -D p2='s00000007' -D p3='@FIRST@' -D p4='@LAST@'"
     "usage_by_day|/api/v1/usage?group_by=day&since=$day90|usage_day p1 p2 NULL p4|-D p1='bench' -D p2='$day90' -D p4='day'"
-    "tools|/api/v1/tools?since=$week|tools p1 p2 NULL NULL NULL NULL p7 p8|-D p1='bench' -D p2='$week' -D p7='$week_day1' -D p8='infinity'"
+    "tools|/api/v1/tools?since=$week|tools p1 p2 NULL p4 p5|-D p1='bench' -D p2='$week' -D p4='$week_day1' -D p5='infinity'"
     "tools_days|/api/v1/tools?since=$day7|tools_days p1 p2 p3|-D p1='bench' -D p2='${day7}T00:00:00Z' -D p3='infinity'"
 )
 

@@ -52,3 +52,30 @@ precreate_days() {
               "\047events\047", "\047" $1 "\047", "\047tool_calls\047", "\047" $1 "\047"}' |
         psql "$2" -qtAX >/dev/null
 }
+
+# wait_stored DB LINES PID: poll until the session roll-ups count LINES
+# events (they are committed with the events rows; count(*) over events
+# would cost the database more as it grows), every 0.2 s on ONE psql
+# connection, a coprocess. A new psql per poll (process and backend start)
+# took ~7 % of this 2-vCPU machine in `perf record -a` during quick.sh, CPU
+# taken from the worker and PostgreSQL being measured. Fails when PID (the
+# first worker) exits. Prints the peak VmHWM of PID in MiB when done.
+wait_stored() {
+    local db=$1 want=$2 pid=$3 got=0 rss=0 k v _
+    coproc PROGRESS { psql "$db" -qtAX; }
+    while :; do
+        echo "SELECT coalesce(sum(events), 0) FROM sessions;" >&"${PROGRESS[1]}"
+        read -r -t 60 got <&"${PROGRESS[0]}" || { echo "wait_stored: no answer from PostgreSQL" >&2; return 1; }
+        if [ -r "/proc/$pid/status" ]; then
+            while read -r k v _; do
+                [ "$k" = "VmHWM:" ] && { ((v / 1024 > rss)) && rss=$((v / 1024)); break; }
+            done <"/proc/$pid/status"
+        fi
+        [ "$got" -ge "$want" ] && break
+        kill -0 "$pid" 2>/dev/null || { echo "wait_stored: worker $pid exited" >&2; return 1; }
+        sleep 0.2
+    done
+    exec {PROGRESS[1]}>&-
+    wait "$PROGRESS_PID" 2>/dev/null || true
+    echo "$rss"
+}

@@ -7,11 +7,8 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 cd "$BENCH_REPO"
-# Progress while workers run: the session roll-ups (committed with the events
-# rows, one row per session) rather than count(*) over events, which costs the
-# database more as it grows and slows the workers being measured; the final
-# count is checked once the clock has stopped.
-PROGRESS_SQL="SELECT coalesce(sum(events), 0) FROM sessions"
+# Progress while workers run: wait_stored (bench/lib.sh); the final count is
+# checked once the clock has stopped.
 bytes=${BENCH_BYTES:-20000000}
 dir=${BENCH_QUICK_DIR:-/var/tmp/obs-bench-quick-$bytes}
 # The corpus's topic can be gone (deleted by hand or by a broker reset):
@@ -45,12 +42,7 @@ for ((i = 0; i < n; i++)); do
         build/bin/obs-worker >"$dir/worker-$i.log" 2>&1 &
     pids+=($!)
 done
-while :; do
-    got=$(psql "$db" -qtAX -c "$PROGRESS_SQL")
-    [ "$got" -ge "$lines" ] && break
-    kill -0 "${pids[0]}" 2>/dev/null || { echo "worker died" >&2; tail -5 "$dir/worker-0.log" >&2; exit 1; }
-    sleep 0.2
-done
+wait_stored "$db" "$lines" "${pids[0]}" >/dev/null || { tail -5 "$dir/worker-0.log" >&2; exit 1; }
 t1=$(date +%s.%N)
 got=$(psql "$db" -qtAX -c "SELECT count(*) FROM events")
 [ "$got" = "$lines" ] || { echo "quick: events has $got rows, the corpus $lines lines" >&2; exit 1; }

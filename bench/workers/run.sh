@@ -12,11 +12,8 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 cd "$BENCH_REPO"
-# Progress while workers run: the session roll-ups (committed with the events
-# rows, one row per session) rather than count(*) over events, which costs the
-# database more as it grows and slows the workers being measured; the final
-# count is checked once the clock has stopped.
-PROGRESS_SQL="SELECT coalesce(sum(events), 0) FROM sessions"
+# Progress while workers run: wait_stored (bench/lib.sh); the final count is
+# checked once the clock has stopped.
 command -v bc >/dev/null || apt-get install -y -qq bc >/dev/null
 
 bytes=${BENCH_BYTES:-1879048192}
@@ -53,16 +50,8 @@ run_workers() {
             build/bin/obs-worker >"$work/worker-$n-$i.log" 2>&1 &
         pids+=($!)
     done
-    RSS_MIB=0
-    while :; do
-        got=$(psql "$db" -qtAX -c "$PROGRESS_SQL")
-        local r
-        r=$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/${pids[0]}/status" 2>/dev/null || echo 0)
-        [ "$r" -gt "$RSS_MIB" ] && RSS_MIB=$r
-        [ "$got" -ge "$lines" ] && break
-        kill -0 "${pids[0]}" 2>/dev/null || { echo "worker died; see $work/worker-$n-0.log" >&2; tail -5 "$work/worker-$n-0.log" >&2; exit 1; }
-        sleep 0.5
-    done
+    RSS_MIB=$(wait_stored "$db" "$lines" "${pids[0]}") ||
+        { echo "see $work/worker-$n-0.log" >&2; tail -5 "$work/worker-$n-0.log" >&2; exit 1; }
     t1=$(date +%s.%N)
     got=$(psql "$db" -qtAX -c "SELECT count(*) FROM events")
     [ "$got" = "$lines" ] || { echo "bench/workers: events has $got rows, the corpus $lines lines" >&2; exit 1; }

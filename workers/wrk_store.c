@@ -39,6 +39,12 @@ struct stmt {
     const char *sql;  /* its text */
 };
 
+/* The mark every tool statement leaves for obs_session_derive: the calls it
+ * inserted or changed (CTE rows of tenant, session_id, event_time), by
+ * session, with the call's time as tc_from. */
+#define TC_MARK(CTE) \
+    "INSERT INTO wrk_delta (tenant, session_id, tc_from) SELECT tenant, session_id, event_time FROM " CTE
+
 static const struct stmt STMTS[] = {
     /* An inferred-time line claims its key (migration 0010); no row back: stored already. */
     {"inf_key", "INSERT INTO events_inferred_keys (tenant, event_id, event_time) VALUES ($1, $2, $3)"
@@ -58,7 +64,7 @@ static const struct stmt STMTS[] = {
     {"ins_tool", "WITH i AS (INSERT INTO tool_calls (tenant, tool_use_id, event_time, session_id, event_id,"
                  " tool_name, tool_category, is_sidechain, input_summary) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)"
                  " ON CONFLICT DO NOTHING RETURNING tenant, session_id, event_time)"
-                 " INSERT INTO wrk_delta (tenant, session_id, tc_from) SELECT * FROM i"},
+                 " " TC_MARK("i")},
     {"apply_pending",
      "WITH p AS (DELETE FROM tool_results_pending WHERE tenant = $1 AND tool_use_id = $2"
      " RETURNING result_time, is_error, error_excerpt),"
@@ -66,12 +72,12 @@ static const struct stmt STMTS[] = {
      "p.error_excerpt,"
      " duration_ms = GREATEST(0, (extract(epoch FROM p.result_time - t.event_time) * 1000)::bigint)"
      " FROM p WHERE t.tenant = $1 AND t.tool_use_id = $2 RETURNING t.tenant, t.session_id, t.event_time)"
-     " INSERT INTO wrk_delta (tenant, session_id, tc_from) SELECT * FROM u"},
+     " " TC_MARK("u")},
     {"upd_result",
      "WITH u AS (UPDATE tool_calls SET result_time = $3, is_error = $4, error_excerpt = $5,"
      " duration_ms = GREATEST(0, (extract(epoch FROM $3::timestamptz - event_time) * 1000)::bigint)"
      " WHERE tenant = $1 AND tool_use_id = $2 RETURNING tenant, session_id, event_time),"
-     " m AS (INSERT INTO wrk_delta (tenant, session_id, tc_from) SELECT * FROM u) SELECT 1 FROM u"},
+     " m AS (" TC_MARK("u") ") SELECT 1 FROM u"},
     {"ins_pending", "INSERT INTO tool_results_pending (tenant, tool_use_id, session_id, result_time, "
                     "is_error, error_excerpt)"
                     " VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING"},
@@ -290,7 +296,7 @@ static const char *const TOOL_SQL[] = {
     " r_excerpt, CASE WHEN r_time IS NOT NULL THEN GREATEST(0, (extract(epoch FROM r_time::timestamptz"
     " - event_time::timestamptz) * 1000)::bigint) END FROM wrk_tu ORDER BY i"
     " ON CONFLICT DO NOTHING RETURNING tenant, session_id, event_time, tool_use_id, result_time),"
-    " m AS (INSERT INTO wrk_delta (tenant, session_id, tc_from) SELECT tenant, session_id, event_time FROM i)"
+    " m AS (" TC_MARK("i") ")"
     " SELECT tenant, tool_use_id FROM i WHERE result_time IS NOT NULL",
     "WITH p AS (DELETE FROM tool_results_pending tp USING (SELECT DISTINCT tenant, tool_use_id FROM wrk_tu) w"
     " WHERE tp.tenant = w.tenant AND tp.tool_use_id = w.tool_use_id"
@@ -304,7 +310,7 @@ static const char *const TOOL_SQL[] = {
     "t.event_time"
     " AND w.r_time IS NOT NULL)"
     " RETURNING t.tenant, t.session_id, t.event_time)"
-    " INSERT INTO wrk_delta (tenant, session_id, tc_from) SELECT * FROM u",
+    " " TC_MARK("u"),
     "INSERT INTO session_files AS f (tenant, session_id, path, action, count)"
     " SELECT tenant, session_id, path, action, count(*) FROM wrk_tu"
     " WHERE ins = 't' AND action IS NOT NULL AND path <> '' GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"
@@ -1402,7 +1408,7 @@ static const char TR_SQL[] =
     " is_error::boolean AS is_error, error_excerpt FROM wrk_tr ORDER BY tenant, tool_use_id, i DESC) r"
     " WHERE t.tenant = r.tenant AND t.session_id = r.session_id AND t.event_time = r.use_time"
     " AND t.tool_use_id = r.tool_use_id RETURNING t.tenant, t.tool_use_id, t.session_id, t.event_time),"
-    " m AS (INSERT INTO wrk_delta (tenant, session_id, tc_from) SELECT tenant, session_id, event_time FROM u)"
+    " m AS (" TC_MARK("u") ")"
     " SELECT tenant, tool_use_id FROM u";
 
 /* Read the results of the pipeline's queries [from, to) and its sync.

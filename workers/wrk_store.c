@@ -42,7 +42,7 @@ struct stmt {
 /* The mark every tool statement leaves for obs_session_derive: the calls it
  * inserted or changed (CTE rows of tenant, session_id, event_time), by
  * session, with the call's time as tc_from. */
-#define TC_MARK(CTE) \
+#define TC_MARK(CTE)                                                                                         \
     "INSERT INTO wrk_delta (tenant, session_id, tc_from) SELECT tenant, session_id, event_time FROM " CTE
 
 static const struct stmt STMTS[] = {
@@ -296,8 +296,7 @@ static const char *const TOOL_SQL[] = {
     " r_excerpt, CASE WHEN r_time IS NOT NULL THEN GREATEST(0, (extract(epoch FROM r_time::timestamptz"
     " - event_time::timestamptz) * 1000)::bigint) END FROM wrk_tu ORDER BY i"
     " ON CONFLICT DO NOTHING RETURNING tenant, session_id, event_time, tool_use_id, result_time),"
-    " m AS (" TC_MARK("i") ")"
-    " SELECT tenant, tool_use_id FROM i WHERE result_time IS NOT NULL",
+    " m AS (" TC_MARK("i") ") SELECT tenant, tool_use_id FROM i WHERE result_time IS NOT NULL",
     "WITH p AS (DELETE FROM tool_results_pending tp USING (SELECT DISTINCT tenant, tool_use_id FROM wrk_tu) w"
     " WHERE tp.tenant = w.tenant AND tp.tool_use_id = w.tool_use_id"
     " RETURNING tp.tenant, tp.tool_use_id, tp.result_time, tp.is_error, tp.error_excerpt),"
@@ -1408,8 +1407,7 @@ static const char TR_SQL[] =
     " is_error::boolean AS is_error, error_excerpt FROM wrk_tr ORDER BY tenant, tool_use_id, i DESC) r"
     " WHERE t.tenant = r.tenant AND t.session_id = r.session_id AND t.event_time = r.use_time"
     " AND t.tool_use_id = r.tool_use_id RETURNING t.tenant, t.tool_use_id, t.session_id, t.event_time),"
-    " m AS (" TC_MARK("u") ")"
-    " SELECT tenant, tool_use_id FROM u";
+    " m AS (" TC_MARK("u") ") SELECT tenant, tool_use_id FROM u";
 
 /* Read the results of the pipeline's queries [from, to) and its sync.
  * found[k] = 1 when query k returned a row. */

@@ -526,9 +526,13 @@ static int run(struct wrk_ctx *c) {
     while (!g_stop) {
         g_revoked = 0;
         double deadline = 0;
-        if (c->carry) { /* kept by keep_new: first in this batch */
-            if (push_msg(c, c->carry) == 1 && c->nmsgs == 1)
-                deadline = obs_mono_s() + c->cfg->max_wait_ms / 1000.0;
+        if (c->carry) { /* kept by keep_new: first in this batch, before what was polled after it */
+            if (push_msg(c, c->carry) == 1) {
+                rd_kafka_message_t *m = c->msgs[c->nmsgs - 1];
+                memmove(c->msgs + 1, c->msgs, (c->nmsgs - 1) * sizeof(*c->msgs));
+                c->msgs[0] = m;
+                if (c->nmsgs == 1) deadline = obs_mono_s() + c->cfg->max_wait_ms / 1000.0;
+            }
             c->carry = NULL;
         }
         while (!g_stop && c->nmsgs < (size_t)c->cfg->max_records) {

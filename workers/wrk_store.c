@@ -1054,7 +1054,7 @@ static int copy_direct(struct wrk_store *st, const struct wrk_rec *recs, size_t 
             ok = 0, oom = 1;
             break;
         }
-        if (d.len >= COPY_CHUNK || i + 1 == n) {
+        if (d.len >= COPY_CHUNK) {
             ok = PQputCopyData(st->conn, d.p, (int)d.len) == 1;
             d.len = 0;
         }
